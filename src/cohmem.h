@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cohmem internals shared by the source files of the module.
+ */
+#ifndef COHMEM_H
+#define COHMEM_H
+
+#include <linux/atomic.h>
+#include <linux/ioport.h>
+#include <linux/memremap.h>
+#include <linux/miscdevice.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include "compat.h"
+#include "../include/uapi/linux/cohmem.h"
+
+#define COHMEM_MAX_DEVICES	8
+/* Pages handed to one migrate_vma_setup()/migrate_device_range() call. */
+#define COHMEM_BATCH		512
+
+/* A physical range taken away from the kernel for one device. */
+struct cohmem_region {
+	u64 start;
+	u64 size;
+	u32 source;		/* COHMEM_SOURCE_* */
+	int nid;		/* node to give hot-removed memory back to */
+	struct resource *res;	/* our claim in /proc/iomem */
+};
+
+struct cohmem_dev {
+	int id;
+	struct cohmem_region region;
+	struct dev_pagemap pgmap;
+	unsigned long base_pfn;
+	unsigned long npages;
+
+	/*
+	 * Allocator: a bit per page, set while the page is free. Allocation
+	 * takes alloc_lock once per batch and clears bits; freeing (the
+	 * pagemap's page_free callback, one page at a time, from any context)
+	 * only sets a bit atomically and never takes the lock.
+	 */
+	spinlock_t alloc_lock;
+	unsigned long *free_map;
+	unsigned long cursor;	/* next-fit start, under alloc_lock */
+	atomic_long_t nfree;
+
+	atomic64_t migrated_to_dev;
+	atomic64_t migrated_to_sys;
+	atomic64_t evicted;
+	atomic64_t freed;
+
+	char name[16];
+	struct miscdevice misc;
+};
+
+/* Per open file: the pins it holds. */
+struct cohmem_file {
+	struct cohmem_dev *cd;
+	struct xarray pins;	/* handle -> struct cohmem_pinned */
+};
+
+/* region.c */
+int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size);
+int cohmem_region_hotremove(struct cohmem_region *r, u64 size);
+void cohmem_region_release(struct cohmem_region *r);
+
+/* pagemap.c */
+int cohmem_pagemap_init(struct cohmem_dev *cd);
+void cohmem_pagemap_fini(struct cohmem_dev *cd);
+unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
+				 unsigned long n);
+struct cohmem_dev *cohmem_page_dev(struct page *page);
+
+static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)
+{
+	return atomic_long_read(&cd->nfree);
+}
+
+/* migrate.c */
+int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
+		   bool to_dev);
+void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
+		  unsigned long count, u64 *evicted, u64 *busy);
+void cohmem_evict_all_wait(struct cohmem_dev *cd);
+
+/* pin.c */
+int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p);
+int cohmem_unpin(struct cohmem_file *cf, u32 handle);
+void cohmem_unpin_all(struct cohmem_file *cf);
+
+/* snapshot.c */
+int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s);
+
+/* chardev.c */
+int cohmem_check_range(u64 addr, u64 len);
+int cohmem_chardev_register(struct cohmem_dev *cd);
+void cohmem_chardev_unregister(struct cohmem_dev *cd);
+
+#endif /* COHMEM_H */

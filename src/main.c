@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cohmem: simulated cache-coherent device memory.
+ *
+ * Takes physical ranges of RAM away from the kernel, hotplugs them back as
+ * MEMORY_DEVICE_COHERENT pages owned by a "device" per range, and exposes
+ * /dev/cohmemN to migrate a process's pages there and back, pin them and
+ * watch where they live.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "cohmem.h"
+
+static char *reserved;
+module_param(reserved, charp, 0444);
+MODULE_PARM_DESC(reserved,
+		 "SIZE@ADDR[,SIZE@ADDR...]: use these boot-time reservations (memmap=SIZE$ADDR), one device each, instead of hot-removing System RAM");
+
+static unsigned int devices = 1;
+module_param(devices, uint, 0444);
+MODULE_PARM_DESC(devices, "without reserved=: how many devices to create from hot-removed System RAM (default 1)");
+
+static char *size = "128M";
+module_param(size, charp, 0444);
+MODULE_PARM_DESC(size, "without reserved=: bytes of System RAM to hot-remove per device, rounded up to the memory block size (default 128M)");
+
+static struct cohmem_dev *cohmem_devs[COHMEM_MAX_DEVICES];
+static unsigned int cohmem_ndevs;
+
+static void cohmem_dev_destroy(struct cohmem_dev *cd)
+{
+	cohmem_chardev_unregister(cd);
+	cohmem_evict_all_wait(cd);
+	cohmem_pagemap_fini(cd);
+	cohmem_region_release(&cd->region);
+	pr_info("%s: removed, %lld pages evicted at unload or before\n",
+		cd->name, (long long)atomic64_read(&cd->evicted));
+	kfree(cd);
+}
+
+/* A device over [start, start + len), or over hot-removed RAM when !len. */
+static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
+{
+	struct cohmem_dev *cd;
+	int ret;
+
+	if (cohmem_ndevs == COHMEM_MAX_DEVICES) {
+		pr_err("at most %d devices\n", COHMEM_MAX_DEVICES);
+		return -EINVAL;
+	}
+	cd = kzalloc(sizeof(*cd), GFP_KERNEL);
+	if (!cd)
+		return -ENOMEM;
+	cd->id = cohmem_ndevs;
+	snprintf(cd->name, sizeof(cd->name), "cohmem%d", cd->id);
+
+	if (len)
+		ret = cohmem_region_claim(&cd->region, start, len);
+	else
+		ret = cohmem_region_hotremove(&cd->region, hot_size);
+	if (ret)
+		goto out_free;
+	ret = cohmem_pagemap_init(cd);
+	if (ret)
+		goto out_region;
+	ret = cohmem_chardev_register(cd);
+	if (ret)
+		goto out_pagemap;
+
+	cohmem_devs[cohmem_ndevs++] = cd;
+	pr_info("%s: %llu MiB of coherent device memory at [%#llx-%#llx] (%s)\n",
+		cd->name, cd->region.size >> 20, cd->region.start,
+		cd->region.start + cd->region.size - 1,
+		cd->region.source == COHMEM_SOURCE_RESERVED ? "reserved at boot" :
+							      "hot-removed System RAM");
+	return 0;
+
+out_pagemap:
+	cohmem_pagemap_fini(cd);
+out_region:
+	cohmem_region_release(&cd->region);
+out_free:
+	kfree(cd);
+	return ret;
+}
+
+/* reserved=SIZE@ADDR[,SIZE@ADDR...], sizes and addresses as memparse() reads */
+static int cohmem_create_reserved(void)
+{
+	char *list, *cur, *item;
+	int ret = 0;
+
+	list = kstrdup(reserved, GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	cur = list;
+	while (!ret && (item = strsep(&cur, ",")) != NULL) {
+		char *end;
+		u64 len, start;
+
+		len = memparse(item, &end);
+		if (*end != '@') {
+			pr_err("reserved=%s: expected SIZE@ADDR\n", item);
+			ret = -EINVAL;
+			break;
+		}
+		start = memparse(end + 1, &end);
+		if (*end) {
+			pr_err("reserved=%s: expected SIZE@ADDR\n", item);
+			ret = -EINVAL;
+			break;
+		}
+		ret = cohmem_dev_create(start, len, 0);
+	}
+	kfree(list);
+	return ret;
+}
+
+static void cohmem_destroy_all(void)
+{
+	while (cohmem_ndevs)
+		cohmem_dev_destroy(cohmem_devs[--cohmem_ndevs]);
+}
+
+static int __init cohmem_init(void)
+{
+	unsigned int i;
+	char *end;
+	u64 hot_size;
+	int ret = 0;
+
+	if (reserved && *reserved) {
+		ret = cohmem_create_reserved();
+	} else {
+		hot_size = memparse(size, &end);
+		if (*end || !hot_size || !devices || devices > COHMEM_MAX_DEVICES) {
+			pr_err("size=%s devices=%u: need a size and 1 to %d devices\n",
+			       size, devices, COHMEM_MAX_DEVICES);
+			return -EINVAL;
+		}
+		for (i = 0; i < devices && !ret; i++)
+			ret = cohmem_dev_create(0, 0, hot_size);
+	}
+	if (ret)
+		cohmem_destroy_all();
+	return ret;
+}
+
+static void __exit cohmem_exit(void)
+{
+	cohmem_destroy_all();
+}
+
+module_init(cohmem_init);
+module_exit(cohmem_exit);
+
+MODULE_DESCRIPTION("Simulated cache-coherent device memory (MEMORY_DEVICE_COHERENT)");
+MODULE_AUTHOR("cohmem developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION("0.1.0");

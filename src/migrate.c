@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Migration of a process's anonymous pages to and from the device, and
+ * device-side eviction of in-use device pages back to system RAM.
+ *
+ * Work is done in batches of COHMEM_BATCH pages: one migrate_vma_setup()
+ * (or migrate_device_range()) call, one allocator lock round trip for all
+ * destination pages, then copies and one migrate_*_pages()/finalize().
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "cohmem.h"
+
+struct cohmem_batch {
+	unsigned long src[COHMEM_BATCH];
+	unsigned long dst[COHMEM_BATCH];
+	struct page *pages[COHMEM_BATCH];
+};
+
+/* Locked system pages for the entries of @src selected for migration. */
+static void cohmem_fill_sys(struct cohmem_batch *b, unsigned long n,
+			    u64 *nomem, u64 *other)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		struct page *spage = migrate_pfn_to_page(b->src[i]);
+		struct page *dpage;
+
+		b->dst[i] = 0;
+		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (!spage) {
+			/* A hole: nothing on the device to bring back. */
+			(*other)++;
+			continue;
+		}
+		dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
+		if (!dpage) {
+			(*nomem)++;
+			continue;
+		}
+		lock_page(dpage);
+		copy_highpage(dpage, spage);
+		b->dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+}
+
+/* Device pages for the selected entries; holes become zero-filled pages. */
+static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
+			    unsigned long n, u64 *nomem)
+{
+	unsigned long i, want = 0, got, j = 0;
+
+	for (i = 0; i < n; i++)
+		want += !!(b->src[i] & MIGRATE_PFN_MIGRATE);
+	got = cohmem_alloc_pages(cd, b->pages, want);
+
+	for (i = 0; i < n; i++) {
+		struct page *spage = migrate_pfn_to_page(b->src[i]);
+		struct page *dpage;
+
+		b->dst[i] = 0;
+		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (j == got) {
+			(*nomem)++;
+			continue;
+		}
+		dpage = b->pages[j++];
+		if (spage)
+			copy_highpage(dpage, spage);
+		else
+			clear_highpage(dpage);
+		b->dst[i] = migrate_pfn(page_to_pfn(dpage));
+	}
+}
+
+static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
+				 struct vm_area_struct *vma, unsigned long start,
+				 unsigned long end, bool to_dev,
+				 struct cohmem_migrate *m)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = b->src,
+		.dst = b->dst,
+		.pgmap_owner = cd,
+		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM :
+				  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+	};
+	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	u64 moved = 0;
+
+	/* hugetlb, VM_IO/VM_PFNMAP/VM_MIXEDMAP and DAX are not migratable. */
+	if (migrate_vma_setup(&args)) {
+		m->skipped_other += n;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (b->src[i] & MIGRATE_PFN_MIGRATE)
+			continue;
+		/* Collected but not unmapped: extra references, or locked. */
+		if (b->src[i] & MIGRATE_PFN_VALID)
+			m->skipped_busy++;
+		else
+			m->skipped_other++;
+	}
+	if (!args.cpages)
+		goto finalize;
+
+	if (to_dev)
+		cohmem_fill_dev(cd, b, n, &m->skipped_nomem);
+	else
+		cohmem_fill_sys(b, n, &m->skipped_nomem, &m->skipped_other);
+	migrate_vma_pages(&args);
+
+	for (i = 0; i < n; i++) {
+		if (!b->dst[i])
+			continue;
+		if (b->src[i] & MIGRATE_PFN_MIGRATE)
+			moved++;
+		else
+			m->skipped_busy++;
+	}
+	m->moved += moved;
+	atomic64_add(moved, to_dev ? &cd->migrated_to_dev : &cd->migrated_to_sys);
+finalize:
+	migrate_vma_finalize(&args);
+}
+
+int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long addr, end = m->addr + m->len;
+	struct vm_area_struct *vma;
+	struct cohmem_batch *b;
+	int ret = 0;
+
+	b = kmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+
+	mmap_read_lock(mm);
+	/* The whole range must be mapped: check before moving anything. */
+	for (addr = m->addr; addr < end; addr = vma->vm_end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr) {
+			ret = -EFAULT;
+			goto out;
+		}
+	}
+	for (addr = m->addr; addr < end;) {
+		unsigned long next;
+
+		vma = find_vma(mm, addr);
+		next = min3(end, vma->vm_end, addr + (COHMEM_BATCH << PAGE_SHIFT));
+		cohmem_migrate_batch(cd, b, vma, addr, next, to_dev, m);
+		addr = next;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+out:
+	mmap_read_unlock(mm);
+	kfree(b);
+	return ret;
+}
+
+/*
+ * Move the in-use device pages among [@first, @first + @count) (page indexes
+ * into the region) to system RAM, whoever maps them.
+ */
+void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
+		  unsigned long count, u64 *evicted, u64 *busy)
+{
+	struct cohmem_batch *b;
+	unsigned long i, n, done;
+	u64 nomem = 0, hole = 0, moved;
+
+	b = kmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b) {
+		*busy += count;
+		return;
+	}
+	for (done = 0; done < count; done += n) {
+		n = min_t(unsigned long, count - done, COHMEM_BATCH);
+		migrate_device_range(b->src, cd->base_pfn + first + done, n);
+		cohmem_fill_sys(b, n, &nomem, &hole);
+		migrate_device_pages(b->src, b->dst, n);
+		moved = 0;
+		for (i = 0; i < n; i++) {
+			if (!(b->src[i] & MIGRATE_PFN_VALID))
+				continue;	/* free page */
+			if (b->dst[i] && (b->src[i] & MIGRATE_PFN_MIGRATE))
+				moved++;
+			else
+				(*busy)++;
+		}
+		migrate_device_finalize(b->src, b->dst, n);
+		*evicted += moved;
+		atomic64_add(moved, &cd->evicted);
+		cond_resched();
+	}
+	kfree(b);
+}
+
+/* Before the pagemap goes away: evict until no page of ours is in use. */
+void cohmem_evict_all_wait(struct cohmem_dev *cd)
+{
+	unsigned int tries;
+
+	for (tries = 0; cohmem_free_pages(cd) != cd->npages; tries++) {
+		u64 evicted = 0, busy = 0;
+
+		cohmem_evict(cd, 0, cd->npages, &evicted, &busy);
+		if (cohmem_free_pages(cd) == cd->npages)
+			break;
+		if (tries && !(tries % 50))
+			pr_warn("%s: %lu pages still in use, waiting for their holders\n",
+				cd->name, cd->npages - cohmem_free_pages(cd));
+		msleep(tries < 10 ? 10 : 100);
+	}
+}

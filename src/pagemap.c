@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The device pagemap (MEMORY_DEVICE_COHERENT) and the device page allocator.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/err.h>
+#include <linux/mm.h>
+#include <linux/memremap.h>
+
+#include "cohmem.h"
+
+static inline struct cohmem_dev *cohmem_pgmap_dev(struct dev_pagemap *pgmap)
+{
+	return container_of(pgmap, struct cohmem_dev, pgmap);
+}
+
+/*
+ * Called by the mm when the last reference to one of our pages is dropped:
+ * after a migration away from the device, an unmap, a process exit, or a
+ * long-term pin that moved the page to system RAM. Lock-free, any context.
+ */
+static void cohmem_page_free(struct page *page)
+{
+	struct cohmem_dev *cd = cohmem_pgmap_dev(cohmem_page_pgmap(page));
+	unsigned long idx = page_to_pfn(page) - cd->base_pfn;
+
+	/* The page's last uses happen before it can be allocated again. */
+	smp_mb__before_atomic();
+	set_bit(idx, cd->free_map);
+	atomic_long_inc(&cd->nfree);
+	atomic64_inc(&cd->freed);
+}
+
+static const struct dev_pagemap_ops cohmem_pagemap_ops = {
+	.page_free = cohmem_page_free,
+};
+
+/* The cohmem device a page belongs to, or NULL for any other page. */
+struct cohmem_dev *cohmem_page_dev(struct page *page)
+{
+	struct dev_pagemap *pgmap;
+
+	if (!is_device_coherent_page(page))
+		return NULL;
+	pgmap = cohmem_page_pgmap(page);
+	return pgmap->ops == &cohmem_pagemap_ops ? cohmem_pgmap_dev(pgmap) : NULL;
+}
+
+/*
+ * Allocate up to @n device pages into @pages, each with one reference and
+ * locked, as migrate_vma_pages() wants its destination pages. Returns how
+ * many were allocated; fewer than @n means the device is full.
+ */
+unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
+				 unsigned long n)
+{
+	unsigned long got = 0, bit, cursor;
+	bool wrapped = false;
+
+	spin_lock(&cd->alloc_lock);
+	cursor = cd->cursor;
+	while (got < n) {
+		bit = find_next_bit(cd->free_map, cd->npages, cursor);
+		if (bit >= cd->npages) {
+			if (wrapped)
+				break;
+			wrapped = true;
+			cursor = 0;
+			continue;
+		}
+		/* Only allocators clear bits, and they hold alloc_lock. */
+		clear_bit(bit, cd->free_map);
+		pages[got++] = pfn_to_page(cd->base_pfn + bit);
+		cursor = bit + 1;
+	}
+	cd->cursor = cursor;
+	spin_unlock(&cd->alloc_lock);
+	atomic_long_sub(got, &cd->nfree);
+	smp_mb__after_atomic();
+
+	for (bit = 0; bit < got; bit++)
+		zone_device_page_init(pages[bit]);
+	return got;
+}
+
+int cohmem_pagemap_init(struct cohmem_dev *cd)
+{
+	struct cohmem_region *r = &cd->region;
+	void *addr;
+
+	cd->base_pfn = PHYS_PFN(r->start);
+	cd->npages = r->size >> PAGE_SHIFT;
+	cd->free_map = bitmap_zalloc(cd->npages, GFP_KERNEL);
+	if (!cd->free_map)
+		return -ENOMEM;
+	bitmap_fill(cd->free_map, cd->npages);
+	atomic_long_set(&cd->nfree, cd->npages);
+	spin_lock_init(&cd->alloc_lock);
+
+	cd->pgmap.type = MEMORY_DEVICE_COHERENT;
+	cd->pgmap.range.start = r->start;
+	cd->pgmap.range.end = r->start + r->size - 1;
+	cd->pgmap.nr_range = 1;
+	cd->pgmap.ops = &cohmem_pagemap_ops;
+	cd->pgmap.owner = cd;
+	addr = memremap_pages(&cd->pgmap, r->nid);
+	if (IS_ERR(addr)) {
+		pr_err("memremap_pages([%#llx-%#llx]) failed: %ld\n",
+		       r->start, r->start + r->size - 1, PTR_ERR(addr));
+		bitmap_free(cd->free_map);
+		return PTR_ERR(addr);
+	}
+	return 0;
+}
+
+/* Every page must be free: memunmap_pages() waits for the last reference. */
+void cohmem_pagemap_fini(struct cohmem_dev *cd)
+{
+	memunmap_pages(&cd->pgmap);
+	bitmap_free(cd->free_map);
+}

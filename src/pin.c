@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pins held on behalf of userspace, in the mode it asks for. The mode is an
+ * enum of our ABI; FOLL_* bits never come from userspace (their values
+ * change between kernels).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "cohmem.h"
+
+/* At most this many pages in one pin (1 GiB of 4 KiB pages). */
+#define COHMEM_PIN_MAX_PAGES	(1UL << 18)
+/* Pages requested from GUP at a time. */
+#define COHMEM_PIN_CHUNK	4096
+
+struct cohmem_pinned {
+	struct page **pages;
+	unsigned long npages;
+	u32 mode;
+	bool write;
+};
+
+static void cohmem_release_pages(struct page **pages, unsigned long n,
+				 u32 mode, bool write)
+{
+	unsigned long i;
+
+	if (mode != COHMEM_PIN_GET_FAST) {
+		unpin_user_pages_dirty_lock(pages, n, write);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (write)
+			set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+	}
+}
+
+static long cohmem_gup(unsigned long addr, unsigned long n, u32 mode,
+		       unsigned int gup_flags, struct page **pages)
+{
+	long ret;
+
+	switch (mode) {
+	case COHMEM_PIN_LONGTERM:
+		gup_flags |= FOLL_LONGTERM;
+		fallthrough;
+	case COHMEM_PIN_SHORT:
+		mmap_read_lock(current->mm);
+		ret = cohmem_pin_user_pages(addr, n, gup_flags, pages);
+		mmap_read_unlock(current->mm);
+		return ret;
+	case COHMEM_PIN_LONGTERM_FAST:
+		gup_flags |= FOLL_LONGTERM;
+		fallthrough;
+	case COHMEM_PIN_SHORT_FAST:
+		return pin_user_pages_fast(addr, n, gup_flags, pages);
+	case COHMEM_PIN_GET_FAST:
+		return get_user_pages_fast(addr, n, gup_flags, pages);
+	}
+	return -EINVAL;
+}
+
+int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
+{
+	unsigned long i, done, n = p->len >> PAGE_SHIFT;
+	unsigned int gup_flags = 0;
+	struct cohmem_pinned *pin;
+	long ret = 0;
+	u32 handle;
+
+	if (p->mode < COHMEM_PIN_LONGTERM || p->mode > COHMEM_PIN_GET_FAST ||
+	    p->flags & ~COHMEM_PIN_WRITE)
+		return -EINVAL;
+	if (n > COHMEM_PIN_MAX_PAGES) {
+		pr_debug("pin of %lu pages refused (max %lu)\n", n,
+			 COHMEM_PIN_MAX_PAGES);
+		return -E2BIG;
+	}
+	if (p->flags & COHMEM_PIN_WRITE)
+		gup_flags |= FOLL_WRITE;
+
+	pin = kzalloc(sizeof(*pin), GFP_KERNEL);
+	if (!pin)
+		return -ENOMEM;
+	pin->pages = kvmalloc_array(n, sizeof(*pin->pages), GFP_KERNEL);
+	if (!pin->pages) {
+		kfree(pin);
+		return -ENOMEM;
+	}
+	pin->mode = p->mode;
+	pin->write = p->flags & COHMEM_PIN_WRITE;
+
+	/* All or nothing: GUP may return fewer pages than asked for. */
+	for (done = 0; done < n; done += ret) {
+		ret = cohmem_gup(p->addr + (done << PAGE_SHIFT),
+				 min_t(unsigned long, n - done, COHMEM_PIN_CHUNK),
+				 p->mode, gup_flags, pin->pages + done);
+		if (ret <= 0) {
+			ret = ret ?: -EFAULT;
+			goto undo;
+		}
+		if (fatal_signal_pending(current)) {
+			done += ret;
+			ret = -EINTR;
+			goto undo;
+		}
+	}
+	pin->npages = n;
+	p->npinned = n;
+	p->ndevice = 0;
+	for (i = 0; i < n; i++)
+		p->ndevice += is_device_coherent_page(pin->pages[i]);
+	/* Once in the xarray, another thread may unpin it: hands off. */
+	ret = xa_alloc(&cf->pins, &handle, pin, xa_limit_31b, GFP_KERNEL);
+	if (ret)
+		goto undo;
+	p->handle = handle;
+	return 0;
+
+undo:
+	cohmem_release_pages(pin->pages, done, pin->mode, false);
+	kvfree(pin->pages);
+	kfree(pin);
+	return ret;
+}
+
+static void cohmem_pinned_free(struct cohmem_pinned *pin)
+{
+	cohmem_release_pages(pin->pages, pin->npages, pin->mode, pin->write);
+	kvfree(pin->pages);
+	kfree(pin);
+}
+
+int cohmem_unpin(struct cohmem_file *cf, u32 handle)
+{
+	struct cohmem_pinned *pin = xa_erase(&cf->pins, handle);
+
+	if (!pin)
+		return -ENOENT;
+	cohmem_pinned_free(pin);
+	return 0;
+}
+
+void cohmem_unpin_all(struct cohmem_file *cf)
+{
+	struct cohmem_pinned *pin;
+	unsigned long handle;
+
+	xa_for_each(&cf->pins, handle, pin) {
+		xa_erase(&cf->pins, handle);
+		cohmem_pinned_free(pin);
+	}
+	xa_destroy(&cf->pins);
+}

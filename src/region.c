@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Region acquisition: a physical range of DRAM that is not System RAM, either
+ * reserved at boot with memmap=SIZE$ADDR, or hot-removed from System RAM at
+ * load time and given back, online, at unload.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/ioport.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "cohmem.h"
+
+/* memremap_pages() maps device memory in units of a memory subsection. */
+#define COHMEM_ALIGN	(PAGES_PER_SUBSECTION << PAGE_SHIFT)
+
+static int cohmem_request(struct cohmem_region *r)
+{
+	r->res = request_mem_region(r->start, r->size, KBUILD_MODNAME);
+	return r->res ? 0 : -EBUSY;
+}
+
+int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size)
+{
+	u64 end = start + size - 1;
+
+	if (!size || !IS_ALIGNED(start | size, COHMEM_ALIGN) || end < start) {
+		pr_err("reserved range %#llx+%#llx: must be non-empty and %lu KiB aligned\n",
+		       start, size, COHMEM_ALIGN >> 10);
+		return -EINVAL;
+	}
+	if (region_intersects(start, size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("reserved range [%#llx-%#llx] is System RAM: boot with memmap=%lluM$%#llx to reserve it\n",
+		       start, end, size >> 20, start);
+		return -EBUSY;
+	}
+	/*
+	 * memmap=SIZE$ADDR turns the range into an E820 "Reserved" entry.
+	 * Anything else (a hole, MMIO, a range beyond DRAM) is not memory we
+	 * may hand to the CPU as RAM.
+	 */
+	if (region_intersects(start, size, IORESOURCE_MEM,
+			      IORES_DESC_RESERVED) != REGION_INTERSECTS) {
+		pr_err("reserved range [%#llx-%#llx] is not wholly inside a Reserved (memmap=) range\n",
+		       start, end);
+		return -EINVAL;
+	}
+	r->start = start;
+	r->size = size;
+	r->source = COHMEM_SOURCE_RESERVED;
+	r->nid = NUMA_NO_NODE;
+	if (cohmem_request(r)) {
+		pr_err("reserved range [%#llx-%#llx] is already claimed (see /proc/iomem)\n",
+		       start, end);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* System RAM ranges, collected to pick memory blocks from the top. */
+struct cohmem_ram {
+	unsigned int nr;
+	struct range range[32];
+};
+
+static int cohmem_ram_add(struct resource *res, void *arg)
+{
+	struct cohmem_ram *ram = arg;
+	unsigned int i;
+
+	/* Nested "System RAM" children (kernel code, ...) lie inside a parent. */
+	for (i = 0; i < ram->nr; i++)
+		if (res->start >= ram->range[i].start &&
+		    res->end <= ram->range[i].end)
+			return 0;
+	if (ram->nr < ARRAY_SIZE(ram->range)) {
+		ram->range[ram->nr].start = res->start;
+		ram->range[ram->nr].end = res->end;
+		ram->nr++;
+	}
+	return 0;
+}
+
+int cohmem_region_hotremove(struct cohmem_region *r, u64 size)
+{
+	u64 block = memory_block_size_bytes();
+	struct cohmem_ram *ram;
+	unsigned int i, tries = 0;
+	int ret = -ENOSPC;
+
+	size = ALIGN(size, block);
+	ram = kzalloc(sizeof(*ram), GFP_KERNEL);
+	if (!ram)
+		return -ENOMEM;
+	walk_iomem_res_desc(IORES_DESC_NONE,
+			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
+			    ram, cohmem_ram_add);
+
+	/* Highest range first; within a range, from its top downward. */
+	for (;;) {
+		struct range *best = NULL;
+		u64 lo, hi;
+
+		for (i = 0; i < ram->nr; i++)
+			if (ram->range[i].end > ram->range[i].start &&
+			    (!best || ram->range[i].end > best->end))
+				best = &ram->range[i];
+		if (!best)
+			break;
+		lo = ALIGN(best->start, block);
+		hi = ALIGN_DOWN(best->end + 1, block);
+		/* Blocks with holes (partly outside this range) are skipped. */
+		for (; hi >= lo + size && tries < 64; hi -= block, tries++) {
+			int nid = page_to_nid(pfn_to_page(PHYS_PFN(hi - size)));
+
+			ret = offline_and_remove_memory(hi - size, size);
+			if (ret)
+				continue;
+			r->start = hi - size;
+			r->size = size;
+			r->source = COHMEM_SOURCE_HOTREMOVE;
+			r->nid = nid;
+			ret = cohmem_request(r);
+			if (ret) {
+				pr_err("hot-removed [%#llx-%#llx] was claimed by someone else\n",
+				       r->start, r->start + size - 1);
+				r->res = NULL;
+				cohmem_region_release(r);
+			}
+			goto out;
+		}
+		best->end = best->start;	/* exhausted */
+	}
+	pr_err("could not hot-remove %llu MiB of System RAM (last error %d); reserve memory at boot with memmap=SIZE$ADDR and load with reserved=SIZE@ADDR\n",
+	       size >> 20, ret);
+	ret = ret ?: -ENOSPC;
+out:
+	kfree(ram);
+	return ret;
+}
+
+/*
+ * add_memory() leaves the blocks offline unless the kernel is set to online
+ * new memory itself. There is no exported call to online a memory block, so
+ * do what an administrator would: write "online" to its state file.
+ */
+static void cohmem_online_block(unsigned long id)
+{
+	char path[64], state[16] = "";
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%lu/state", id);
+	f = filp_open(path, O_RDWR, 0);
+	if (IS_ERR(f)) {
+		pr_warn("cannot open %s (%ld): memory block left as is\n", path, PTR_ERR(f));
+		return;
+	}
+	n = kernel_read(f, state, sizeof(state) - 1, &pos);
+	if (n > 0 && strncmp(state, "offline", 7) == 0) {
+		pos = 0;
+		n = kernel_write(f, "online", 6, &pos);
+		if (n < 0)
+			pr_warn("could not online memory block %lu: %zd\n", id, n);
+	}
+	filp_close(f, NULL);
+}
+
+void cohmem_region_release(struct cohmem_region *r)
+{
+	u64 block = memory_block_size_bytes();
+	u64 addr;
+	int ret;
+
+	if (r->res)
+		release_mem_region(r->start, r->size);
+	r->res = NULL;
+	if (r->source != COHMEM_SOURCE_HOTREMOVE)
+		return;
+	ret = add_memory(r->nid, r->start, r->size, MHP_NONE);
+	if (ret) {
+		pr_err("could not give [%#llx-%#llx] back to the kernel: %d\n",
+		       r->start, r->start + r->size - 1, ret);
+		return;
+	}
+	for (addr = r->start; addr < r->start + r->size; addr += block)
+		cohmem_online_block(addr / block);
+}

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Residency snapshot: where each page of a range lives, read from the page
+ * tables with hmm_range_fault() asked never to fault.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hmm.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "cohmem.h"
+
+#define COHMEM_SNAP_BATCH	512
+
+/* Nothing to tear down on invalidation: only make the reader retry. */
+static bool cohmem_snap_invalidate(struct mmu_interval_notifier *mni,
+				   const struct mmu_notifier_range *range,
+				   unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops cohmem_snap_ops = {
+	.invalidate = cohmem_snap_invalidate,
+};
+
+static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
+{
+	struct page *page;
+	u8 state;
+
+	if (!(hpfn & HMM_PFN_VALID))
+		return hpfn & HMM_PFN_ERROR ? COHMEM_STATE_ERROR : COHMEM_STATE_NONE;
+	page = hmm_pfn_to_page(hpfn);
+	if (!is_device_coherent_page(page))
+		state = COHMEM_STATE_SYSTEM;
+	else if (cohmem_page_pgmap(page) == &cd->pgmap)
+		state = COHMEM_STATE_DEVICE;
+	else
+		state = COHMEM_STATE_OTHER;
+	if (hpfn & HMM_PFN_WRITE)
+		state |= COHMEM_PAGE_WRITE;
+	if (hmm_pfn_to_map_order(hpfn))
+		state |= COHMEM_PAGE_HUGE;
+	if (folio_maybe_dma_pinned(page_folio(page)))
+		state |= COHMEM_PAGE_PINNED;
+	return state;
+}
+
+static int cohmem_snap_batch(struct mmu_interval_notifier *mni,
+			     unsigned long *pfns, unsigned long start,
+			     unsigned long end)
+{
+	struct hmm_range range = {
+		.notifier = mni,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		/* default_flags = 0 and no mask: report, never fault. */
+	};
+	int ret;
+
+	do {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		range.notifier_seq = mmu_interval_read_begin(mni);
+		mmap_read_lock(mni->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mni->mm);
+		if (!ret && mmu_interval_read_retry(mni, range.notifier_seq))
+			ret = -EBUSY;
+	} while (ret == -EBUSY);
+	return ret;
+}
+
+int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
+{
+	u8 __user *ubuf = u64_to_user_ptr(s->buf);
+	struct mmu_interval_notifier mni;
+	unsigned long addr, i, n, end = s->addr + s->len;
+	unsigned long *pfns;
+	u8 *states;
+	int ret;
+
+	if (!access_ok(ubuf, s->len >> PAGE_SHIFT))
+		return -EFAULT;
+	pfns = kmalloc_array(COHMEM_SNAP_BATCH, sizeof(*pfns), GFP_KERNEL);
+	states = kmalloc(COHMEM_SNAP_BATCH, GFP_KERNEL);
+	if (!pfns || !states) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = mmu_interval_notifier_insert(&mni, current->mm, s->addr, s->len,
+					   &cohmem_snap_ops);
+	if (ret)
+		goto out_free;
+
+	memset(s->count, 0, sizeof(s->count));
+	for (addr = s->addr; addr < end; addr += n << PAGE_SHIFT) {
+		n = min_t(unsigned long, (end - addr) >> PAGE_SHIFT, COHMEM_SNAP_BATCH);
+		ret = cohmem_snap_batch(&mni, pfns, addr, addr + (n << PAGE_SHIFT));
+		if (ret)
+			break;
+		for (i = 0; i < n; i++) {
+			states[i] = cohmem_page_state(cd, pfns[i]);
+			s->count[states[i] & COHMEM_STATE_MASK]++;
+		}
+		if (copy_to_user(ubuf + ((addr - s->addr) >> PAGE_SHIFT), states, n)) {
+			ret = -EFAULT;
+			break;
+		}
+	}
+	mmu_interval_notifier_remove(&mni);
+out_free:
+	kfree(states);
+	kfree(pfns);
+	return ret;
+}
