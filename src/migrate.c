@@ -83,6 +83,19 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	}
 }
 
+/* Whether the page mapped at @addr is pinned; never faults. */
+static bool cohmem_pinned_at(unsigned long addr)
+{
+	struct page *page;
+	bool pinned;
+
+	if (get_user_pages_fast_only(addr, 1, 0, &page) != 1)
+		return false;
+	pinned = folio_maybe_dma_pinned(page_folio(page));
+	put_page(page);
+	return pinned;
+}
+
 static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 				 struct vm_area_struct *vma, unsigned long start,
 				 unsigned long end, bool to_dev,
@@ -109,8 +122,14 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 	for (i = 0; i < n; i++) {
 		if (b->src[i] & MIGRATE_PFN_MIGRATE)
 			continue;
-		/* Collected but not unmapped: extra references, or locked. */
-		if (b->src[i] & MIGRATE_PFN_VALID)
+		/*
+		 * Collected but not unmapped: extra references, or locked.
+		 * Not collected at all: either not migratable, or a pinned
+		 * exclusive anonymous page, which the kernel leaves alone
+		 * without saying so; look at the page to tell.
+		 */
+		if (b->src[i] & MIGRATE_PFN_VALID ||
+		    cohmem_pinned_at(start + (i << PAGE_SHIFT)))
 			m->skipped_busy++;
 		else
 			m->skipped_other++;

@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# run-vm.sh KVER MODE JOB: boot the stock kernel KVER under QEMU (TCG) with
+# the initramfs of mkinitramfs.sh and run JOB (tests|demo) in it.
+#   MODE reserved:  two memmap= reservations, loaded with reserved=
+#   MODE hotremove: no boot parameter, two devices of hot-removed RAM
+# Writes $COHMEM_OUT/KVER/MODE-JOB.console (kernel log) and .ktap (results).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kver=${1:?usage: run-vm.sh KVER MODE JOB}
+mode=${2:?}
+job=${3:?}
+base=$COHMEM_OUT/$kver/$mode-$job
+append="console=ttyS0,115200 panic=-1 printk.time=1 cohmem_job=$job"
+case $mode in
+reserved)
+	append="$append memmap=128M\$0x40000000 memmap=128M\$0x50000000"
+	append="$append cohmem_opts=reserved=128M@0x40000000,128M@0x50000000"
+	;;
+hotremove)
+	[ "$job" = demo ] && n=1 || n=2
+	append="$append cohmem_opts=devices=$n cohmem_hot_kb=$((n * 131072))"
+	;;
+*) die "unknown mode $mode" ;;
+esac
+rm -f "$base.console" "$base.ktap"
+log "booting $kver ($mode, $job)"
+timeout "${COHMEM_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp 2 -m 2G \
+	-display none -monitor none -no-reboot \
+	-kernel "$(kernel_root "$kver")/boot/vmlinuz-$kver" \
+	-initrd "$COHMEM_OUT/$kver/initramfs.gz" \
+	-append "$append" \
+	-serial file:"$base.console" -serial file:"$base.ktap" || true

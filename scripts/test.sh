@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# test.sh: the test command. Installs what it needs, fetches every kernel of
+# scripts/kernels.list, builds cohmem for each, boots each twice under QEMU
+# (memmap= reservations, then hot-remove), runs the KTAP test programs and
+# checks the guest's kernel log. Ends with "N passed, N failed, N skipped".
+# Environment: COHMEM_CACHE (downloads, default /var/cache/cohmem),
+# COHMEM_OUT (build and logs, default ./out), COHMEM_KERNELS (subset).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ensure_host_packages
+kernels=${COHMEM_KERNELS:-$(kernels_list)}
+modes=${COHMEM_MODES:-reserved hotremove}
+
+log "building the test programs"
+make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
+
+total_pass=0 total_fail=0 total_skip=0
+summary=""
+for kver in $kernels; do
+	if ! "$COHMEM_TOP/scripts/build-module.sh" "$kver" ||
+	   ! "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
+		total_fail=$((total_fail + 1))
+		summary+=$(printf '%-26s %-10s %5s %5s %5s  %s' "$kver" - 0 1 0 "build failed")$'\n'
+		continue
+	fi
+	for mode in $modes; do
+		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" "$mode" tests
+		base=$COHMEM_OUT/$kver/$mode-tests
+		touch "$base.ktap" "$base.console"
+		read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
+			"$base.ktap" "$base.console" 2>"$base.failures")
+		cat "$base.failures" >&2
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+		total_skip=$((total_skip + s))
+		summary+=$(printf '%-26s %-10s %5s %5s %5s  %s' "$kver" "$mode" "$p" "$f" "$s" \
+			"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $base.{ktap,console}")")$'\n'
+	done
+done
+
+echo
+printf '%-26s %-10s %5s %5s %5s\n' kernel mode pass fail skip
+printf '%s' "$summary"
+echo
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_fail" = 0 ]

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cohmem-bench: migration throughput, printed next to a memcpy of the same
+ * bytes measured in the same run. Only the ratios mean anything under an
+ * emulator (QEMU TCG); absolute MiB/s depend on the host.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+#define MIB	64
+#define ROUNDS	3
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double best[5];
+static const char *const what[5] = {
+	"memcpy (same bytes, reference)",
+	"MIGRATE_TO_DEV",
+	"MIGRATE_TO_SYS",
+	"long-term pin eviction (pin_user_pages FOLL_LONGTERM)",
+	"EVICT (device-side, migrate_device_range)",
+};
+
+static void record(int i, double secs)
+{
+	double mibs = MIB / secs;
+
+	if (mibs > best[i])
+		best[i] = mibs;
+}
+
+static void to_dev(char *p, size_t n)
+{
+	struct cohmem_migrate m;
+
+	if (migrate(dev_fd, p, n, true, &m) || m.moved != n) {
+		printf("Bail out! migrate to device moved %llu of %zu\n",
+		       (unsigned long long)m.moved, n);
+		exit(1);
+	}
+}
+
+int main(void)
+{
+	size_t n;
+	char *p, *q;
+	int r, i;
+
+	test_init(0);
+	n = (size_t)MIB << 20;
+	n /= page_size;
+	if (dev_info.free_pages < n) {
+		printf("Bail out! device has %llu free pages, need %zu\n",
+		       (unsigned long long)dev_info.free_pages, n);
+		return 1;
+	}
+	p = map_anon(n, false);
+	q = map_anon(n, false);
+	fill(p, n, 1);
+	memset(q, 0, n * page_size);
+
+	for (r = 0; r < ROUNDS; r++) {
+		struct cohmem_migrate m;
+		struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
+		struct cohmem_unpin u;
+		struct cohmem_pin pn;
+		double t;
+
+		t = now();
+		memcpy(q, p, n * page_size);
+		record(0, now() - t);
+
+		t = now();
+		to_dev(p, n);
+		record(1, now() - t);
+
+		t = now();
+		migrate(dev_fd, p, n, false, &m);
+		record(2, now() - t);
+
+		to_dev(p, n);
+		memset(&pn, 0, sizeof(pn));
+		pn.addr = (uintptr_t)p;
+		pn.len = n * page_size;
+		pn.mode = COHMEM_PIN_LONGTERM;
+		pn.flags = COHMEM_PIN_WRITE;
+		t = now();
+		if (xioctl(dev_fd, COHMEM_IOC_PIN, &pn) || pn.ndevice) {
+			printf("Bail out! long-term pin failed or left device pages\n");
+			return 1;
+		}
+		record(3, now() - t);
+		u.handle = pn.handle;
+		u.flags = 0;
+		xioctl(dev_fd, COHMEM_IOC_UNPIN, &u);
+
+		to_dev(p, n);
+		t = now();
+		xioctl(dev_fd, COHMEM_IOC_EVICT, &e);
+		record(4, now() - t);
+		if (e.evicted != n || verify(p, n, 1) != -1) {
+			printf("Bail out! data or eviction count wrong after round %d\n", r);
+			return 1;
+		}
+	}
+
+	printf("# cohmem-bench: %d MiB in %zu-byte pages, best of %d, one guest run\n",
+	       MIB, page_size, ROUNDS);
+	printf("# Under QEMU TCG only the ratio to memcpy means anything.\n");
+	printf("# %-56s %10s %8s\n", "operation", "MiB/s", "x memcpy");
+	for (i = 0; i < 5; i++)
+		printf("# %-56s %10.0f %8.2f\n", what[i], best[i], best[i] / best[0]);
+	return 0;
+}

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cohmem core cases: migration both ways with data and residency checked
+ * three ways (contents, SNAPSHOT, /proc/self/pagemap PFNs), CPU access to
+ * device pages, eviction, device full, process exit, and bad arguments.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+#define N 256	/* pages: 1 MiB */
+
+/* Everything back in system RAM, device as free as before the case. */
+static void back_to_sys(char *p, size_t n)
+{
+	struct cohmem_migrate m;
+
+	CHECK(migrate(dev_fd, p, n, false, &m) == 0);
+	CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, n) == 0);
+}
+
+static void info(void)
+{
+	struct cohmem_info i = get_info(dev_fd);
+
+	CHECK(i.abi_version == COHMEM_ABI_VERSION);
+	CHECK(i.page_size == page_size);
+	CHECK(i.size == i.total_pages * page_size);
+	CHECK(i.free_pages + i.used_pages == i.total_pages);
+	CHECK(i.used_pages == 0, "%llu pages in use at start",
+	      (unsigned long long)i.used_pages);
+	CHECK(i.source == COHMEM_SOURCE_RESERVED || i.source == COHMEM_SOURCE_HOTREMOVE);
+	ktap_diag("cohmem%u: %llu MiB at %#llx, source %u", i.id,
+		  (unsigned long long)i.size >> 20, (unsigned long long)i.base, i.source);
+}
+
+/* The independent residency check needs real PFNs (root). */
+static void pagemap_pfns_visible(void)
+{
+	char *p = map_anon(1, false);
+
+	REQUIRE(p);
+	p[0] = 1;
+	CHECK(pagemap_pfn(p) != 0, "run as root: /proc/self/pagemap hides PFNs");
+	CHECK(count_pfn_in_dev(&dev_info, p, 1) == 0);
+	munmap(p, page_size);
+}
+
+static void roundtrip_case(bool thp)
+{
+	size_t n = thp ? 1024 : N;	/* THP: 4 MiB, two huge pages */
+	struct cohmem_info before = get_info(dev_fd), after;
+	struct cohmem_migrate m;
+	char *p = map_anon(n, thp);
+
+	REQUIRE(p);
+	fill(p, n, 1);
+	if (thp && count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) != (long)n) {
+		munmap(p, n * page_size);
+		SKIP("no transparent huge pages here (THP disabled or none free)");
+	}
+	REQUIRE(migrate(dev_fd, p, n, true, &m) == 0);
+	CHECK(m.moved == n, "moved %llu of %zu", (unsigned long long)m.moved, n);
+	CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, n) == (long)n);
+	CHECK(verify(p, n, 1) == -1);
+	after = get_info(dev_fd);
+	CHECK(after.used_pages == before.used_pages + n);
+	CHECK(after.migrated_to_dev == before.migrated_to_dev + n);
+
+	REQUIRE(migrate(dev_fd, p, n, false, &m) == 0);
+	CHECK(m.moved == n, "moved back %llu of %zu", (unsigned long long)m.moved, n);
+	CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, n) == 0);
+	CHECK(verify(p, n, 1) == -1);
+	after = get_info(dev_fd);
+	CHECK(after.used_pages == before.used_pages);
+	CHECK(after.migrated_to_sys == before.migrated_to_sys + n);
+	munmap(p, n * page_size);
+}
+
+static void migrate_roundtrip_4k(void)
+{
+	roundtrip_case(false);
+}
+
+static void migrate_roundtrip_thp(void)
+{
+	roundtrip_case(true);
+}
+
+/* Never-touched pages become zero-filled device pages. */
+static void migrate_holes(void)
+{
+	char *p = map_anon(N, false);
+	struct cohmem_migrate m;
+	size_t i;
+
+	REQUIRE(p);
+	for (i = 0; i < N; i += 2)
+		memset(p + i * page_size, 0x5a, page_size);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_NONE) == N / 2);
+	REQUIRE(migrate(dev_fd, p, N, true, &m) == 0);
+	CHECK(m.moved == N, "moved %llu", (unsigned long long)m.moved);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	for (i = 0; i < N; i++) {
+		char want = i % 2 ? 0 : 0x5a;
+
+		if (CHECK(p[i * page_size] == want && p[(i + 1) * page_size - 1] == want,
+			  "page %zu", i))
+			break;
+	}
+	back_to_sys(p, N);
+	munmap(p, N * page_size);
+}
+
+/* Read-only pages migrate and stay read-only. */
+static void migrate_readonly(void)
+{
+	char *p = map_anon(N, false);
+	struct cohmem_migrate m;
+
+	REQUIRE(p);
+	fill(p, N, 2);
+	REQUIRE(mprotect(p, N * page_size, PROT_READ) == 0);
+	REQUIRE(migrate(dev_fd, p, N, true, &m) == 0);
+	CHECK(m.moved == N, "moved %llu", (unsigned long long)m.moved);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_flag(dev_fd, p, N, COHMEM_PAGE_WRITE) == 0);
+	CHECK(verify(p, N, 2) == -1);
+	back_to_sys(p, N);
+	CHECK(verify(p, N, 2) == -1);
+	munmap(p, N * page_size);
+}
+
+/* Shared anonymous (shmem) and shared file pages are not migrated. */
+static void shared_case(int fd)
+{
+	char *p = mmap(NULL, N * page_size, PROT_READ | PROT_WRITE, MAP_SHARED |
+		       (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+	struct cohmem_migrate m;
+
+	REQUIRE(p != MAP_FAILED);
+	fill(p, N, 3);
+	REQUIRE(migrate(dev_fd, p, N, true, &m) == 0);
+	CHECK(m.moved == 0, "moved %llu", (unsigned long long)m.moved);
+	CHECK(m.skipped_other + m.skipped_busy == N);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, N) == 0);
+	CHECK(verify(p, N, 3) == -1);
+	munmap(p, N * page_size);
+}
+
+static void shared_anon_skipped(void)
+{
+	shared_case(-1);
+}
+
+static void shared_file_skipped(void)
+{
+	int fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, N * page_size) == 0);
+	shared_case(fd);
+	close(fd);
+}
+
+/* The CPU reads and writes device pages in place: no fault, no migration. */
+static void cpu_access_in_place(void)
+{
+	struct cohmem_info before, after;
+	char *p = map_anon(N, false);
+	uint64_t pfn0;
+
+	REQUIRE(p);
+	fill(p, N, 4);
+	REQUIRE(migrate(dev_fd, p, N, true, NULL) == 0);
+	REQUIRE(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	pfn0 = pagemap_pfn(p);
+	before = get_info(dev_fd);
+	CHECK(verify(p, N, 4) == -1);
+	fill(p, N, 5);
+	CHECK(verify(p, N, 5) == -1);
+	after = get_info(dev_fd);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	CHECK(pagemap_pfn(p) == pfn0);
+	CHECK(after.migrated_to_sys == before.migrated_to_sys);
+	CHECK(after.freed == before.freed, "%llu pages freed by CPU access",
+	      (unsigned long long)(after.freed - before.freed));
+	back_to_sys(p, N);
+	CHECK(verify(p, N, 5) == -1);
+	munmap(p, N * page_size);
+}
+
+static void evict_all(void)
+{
+	struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
+	struct cohmem_info after;
+	char *p = map_anon(N, false);
+
+	REQUIRE(p);
+	fill(p, N, 6);
+	REQUIRE(migrate(dev_fd, p, N, true, NULL) == 0);
+	REQUIRE(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	REQUIRE(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	CHECK(e.evicted == N, "evicted %llu", (unsigned long long)e.evicted);
+	CHECK(e.busy == 0);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, N) == 0);
+	CHECK(verify(p, N, 6) == -1);
+	after = get_info(dev_fd);
+	CHECK(after.used_pages == 0);
+	munmap(p, N * page_size);
+}
+
+/* EVICT of a physical sub-range moves exactly the pages inside it. */
+static void evict_range(void)
+{
+	uint64_t first = dev_info.base / page_size, pfn, lo = UINT64_MAX, hi = 0;
+	struct cohmem_evict e = { 0 };
+	char *p = map_anon(N, false);
+	long inside = 0, i;
+	uint8_t st[N];
+
+	REQUIRE(p);
+	fill(p, N, 7);
+	REQUIRE(migrate(dev_fd, p, N, true, NULL) == 0);
+	for (i = 0; i < N; i++) {
+		pfn = pagemap_pfn(p + i * page_size) - first;
+		lo = pfn < lo ? pfn : lo;
+		hi = pfn > hi ? pfn : hi;
+	}
+	REQUIRE(hi < dev_info.total_pages);
+	/* The lower half of the pages this buffer got. */
+	e.offset = lo * page_size;
+	e.len = ((hi - lo) / 2 + 1) * page_size;
+	for (i = 0; i < N; i++) {
+		pfn = pagemap_pfn(p + i * page_size) - first;
+		inside += pfn >= lo && pfn < lo + e.len / page_size;
+	}
+	REQUIRE(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	CHECK((long)e.evicted == inside, "evicted %llu, %ld inside",
+	      (unsigned long long)e.evicted, inside);
+	REQUIRE(snapshot(dev_fd, p, N, st, NULL) == 0);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == inside);
+	CHECK(count_pfn_in_dev(&dev_info, p, N) == N - inside);
+	CHECK(verify(p, N, 7) == -1);
+	back_to_sys(p, N);
+	munmap(p, N * page_size);
+}
+
+/* A full device moves what fits and says how much did not. */
+static void device_full(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	size_t n = before.free_pages + 64;
+	struct cohmem_migrate m;
+	char *p = map_anon(n, false);
+
+	REQUIRE(p);
+	fill(p, n, 8);
+	REQUIRE(migrate(dev_fd, p, n, true, &m) == 0);
+	CHECK(m.moved == before.free_pages, "moved %llu, %llu were free",
+	      (unsigned long long)m.moved, (unsigned long long)before.free_pages);
+	CHECK(m.skipped_nomem == 64, "nomem %llu", (unsigned long long)m.skipped_nomem);
+	CHECK(get_info(dev_fd).free_pages == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, n) == (long)m.moved);
+	CHECK(verify(p, n, 8) == -1);
+	back_to_sys(p, n);
+	CHECK(get_info(dev_fd).free_pages == before.free_pages);
+	munmap(p, n * page_size);
+}
+
+/* A process that exits with pages on the device gives every one back. */
+static void exit_frees_pages(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		char *p = map_anon(N, false);
+		struct cohmem_migrate m;
+
+		fill(p, N, 9);
+		if (migrate(dev_fd, p, N, true, &m) || m.moved != N)
+			_exit(2);
+		_exit(get_info(dev_fd).used_pages == before.used_pages + N ? 0 : 3);
+	}
+	REQUIRE(pid > 0);
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+	CHECK(get_info(dev_fd).used_pages == before.used_pages);
+}
+
+/* munmap of device pages returns them to the allocator. */
+static void munmap_frees_pages(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	char *p = map_anon(N, false);
+
+	REQUIRE(p);
+	fill(p, N, 10);
+	REQUIRE(migrate(dev_fd, p, N, true, NULL) == 0);
+	CHECK(get_info(dev_fd).used_pages == before.used_pages + N);
+	munmap(p, N * page_size);
+	CHECK(get_info(dev_fd).used_pages == before.used_pages);
+	CHECK(get_info(dev_fd).freed >= before.freed + N);
+}
+
+static void bad_arguments(void)
+{
+	char *p = map_anon(16, false);
+	size_t len = 16 * page_size;
+	struct cohmem_migrate m;
+	struct cohmem_pin pin;
+	struct cohmem_unpin up;
+	struct cohmem_snapshot s;
+	struct cohmem_evict e;
+	uint8_t st[16];
+	char *hole;
+
+	REQUIRE(p);
+#define MIG(a, l, field, val, want) do {					\
+		memset(&m, 0, sizeof(m));					\
+		m.addr = (uintptr_t)(a);					\
+		m.len = (l);							\
+		field = (val);							\
+		CHECK(xioctl(dev_fd, COHMEM_IOC_MIGRATE_TO_DEV, &m) == (want),	\
+		      "migrate %s", #a " " #l " " #field);			\
+		CHECK(xioctl(dev_fd, COHMEM_IOC_MIGRATE_TO_SYS, &m) == (want));	\
+	} while (0)
+	MIG(p + 1, len, m.flags, 0, -EINVAL);		/* unaligned address */
+	MIG(p, len - 1, m.flags, 0, -EINVAL);		/* unaligned length */
+	MIG(p, 0, m.flags, 0, -EINVAL);			/* zero length */
+	MIG(p, -page_size, m.flags, 0, -EINVAL);	/* addr + len wraps */
+	MIG(p, 1ULL << 60, m.flags, 0, -EFAULT);	/* huge length */
+	MIG(0xffff888000000000ULL, len, m.flags, 0, -EFAULT);	/* kernel address */
+	MIG(p, len, m.flags, 1, -EINVAL);		/* unknown flag */
+	MIG(p, len, m.pad, 1, -EINVAL);
+	MIG(p, len, m.reserved[3], 1, -EINVAL);
+	hole = map_anon(16, false);
+	REQUIRE(hole);
+	munmap(hole + 4 * page_size, page_size);
+	MIG(hole, len, m.flags, 0, -EFAULT);		/* partly unmapped */
+	CHECK(count_not_state(dev_fd, hole, 4, COHMEM_STATE_NONE) == 0,
+	      "nothing migrated before the hole was found");
+
+	memset(&pin, 0, sizeof(pin));
+	pin.addr = (uintptr_t)p;
+	pin.len = len;
+	pin.mode = 0;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_PIN, &pin) == -EINVAL);	/* no mode */
+	pin.mode = 99;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_PIN, &pin) == -EINVAL);	/* unknown mode */
+	pin.mode = COHMEM_PIN_SHORT;
+	pin.flags = 0x80;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_PIN, &pin) == -EINVAL);	/* unknown flag */
+	pin.flags = 0;
+	pin.len = 1ULL << 40;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_PIN, &pin) == -E2BIG);	/* oversize */
+	pin.len = len;
+	pin.addr = (uintptr_t)hole;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_PIN, &pin) == -EFAULT);	/* unmapped */
+	CHECK(count_flag(dev_fd, hole, 4, COHMEM_PAGE_PINNED) == 0, "nothing left pinned");
+
+	up.handle = 12345;
+	up.flags = 0;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_UNPIN, &up) == -ENOENT);	/* bad handle */
+	up.handle = 0;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_UNPIN, &up) == -ENOENT);
+	up.flags = 1;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_UNPIN, &up) == -EINVAL);
+
+	memset(&s, 0, sizeof(s));
+	s.addr = (uintptr_t)p;
+	s.len = len;
+	s.buf = 0xffff888000000000ULL;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_SNAPSHOT, &s) == -EFAULT);	/* kernel buffer */
+	s.buf = (uintptr_t)st;
+	s.flags = 1;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_SNAPSHOT, &s) == -EINVAL);
+	s.flags = 0;
+	s.len = 0;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_SNAPSHOT, &s) == -EINVAL);
+
+	memset(&e, 0, sizeof(e));
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == -EINVAL);	/* zero length */
+	e.len = page_size;
+	e.offset = dev_info.size;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == -EINVAL);	/* beyond device */
+	e.offset = 1;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == -EINVAL);	/* unaligned */
+	e.offset = 0;
+	e.len = dev_info.size + page_size;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == -EINVAL);	/* too long */
+	e.len = page_size;
+	e.flags = COHMEM_EVICT_ALL;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == -EINVAL);	/* ALL with a range */
+	e.flags = 2;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == -EINVAL);
+
+	CHECK(xioctl(dev_fd, _IO(COHMEM_IOC_MAGIC, 0x7f), NULL) == -ENOTTY);
+	CHECK(xioctl(dev_fd, COHMEM_IOC_INFO, (void *)8) == -EFAULT);
+	CHECK(get_info(dev_fd).used_pages == 0);
+	munmap(p, len);
+	munmap(hole, 4 * page_size);
+	munmap(hole + 5 * page_size, 11 * page_size);
+}
+
+int main(void)
+{
+	test_init(0);
+	ktap_plan(15);
+	RUN(info);
+	RUN(pagemap_pfns_visible);
+	RUN(migrate_roundtrip_4k);
+	RUN(migrate_roundtrip_thp);
+	RUN(migrate_holes);
+	RUN(migrate_readonly);
+	RUN(shared_anon_skipped);
+	RUN(shared_file_skipped);
+	RUN(cpu_access_in_place);
+	RUN(evict_all);
+	RUN(evict_range);
+	RUN(device_full);
+	RUN(exit_frees_pages);
+	RUN(munmap_frees_pages);
+	RUN(bad_arguments);
+	return ktap_finish();
+}

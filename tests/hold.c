@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cohmem-hold: keep data on the device while the module is unloaded.
+ *
+ * Migrates a buffer to /dev/cohmem0 (and one to /dev/cohmem1 if there is
+ * one), closes the device, prints "ready" and waits for a line on stdin;
+ * then checks, as KTAP, that every byte survived and that no page is left
+ * inside the old device ranges (the unload evicted them to system RAM).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+#define N 2048	/* 8 MiB per device */
+
+int main(void)
+{
+	struct cohmem_info info[2];
+	char *buf[2] = { NULL, NULL };
+	int ndev = 0, i;
+	char line[16];
+
+	page_size = sysconf(_SC_PAGESIZE);
+	for (i = 0; i < 2; i++) {
+		struct cohmem_migrate m;
+		char path[32];
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/cohmem%d", i);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			break;
+		info[i] = get_info(fd);
+		buf[i] = map_anon(N, false);
+		fill(buf[i], N, 100 + i);
+		if (migrate(fd, buf[i], N, true, &m) || m.moved != N ||
+		    count_pfn_in_dev(&info[i], buf[i], N) != N) {
+			printf("Bail out! cohmem%d: moved %llu of %d\n", i,
+			       (unsigned long long)m.moved, N);
+			return 1;
+		}
+		close(fd);
+		ndev++;
+	}
+	fprintf(stderr, "ready: %d devices, %d pages each\n", ndev, N);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+
+	ktap_plan(2 * ndev);
+	for (i = 0; i < ndev; i++) {
+		char name[64];
+		long bad = verify(buf[i], N, 100 + i);
+		long in = count_pfn_in_dev(&info[i], buf[i], N);
+
+		snprintf(name, sizeof(name), "unload_keeps_data_cohmem%d", i);
+		if (bad == -1)
+			ktap_result(true, name, NULL);
+		else
+			ktap_result(false, name, "page %ld differs", bad);
+		snprintf(name, sizeof(name), "unload_evicted_to_system_cohmem%d", i);
+		if (!in)
+			ktap_result(true, name, NULL);
+		else
+			ktap_result(false, name, "%ld pages still in the range", in);
+	}
+	return ktap_finish();
+}
