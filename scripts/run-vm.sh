@@ -4,6 +4,7 @@
 # the initramfs of mkinitramfs.sh and run JOB (tests|demo) in it.
 #   MODE reserved:  two memmap= reservations, loaded with reserved=
 #   MODE hotremove: no boot parameter, two devices of hot-removed RAM
+# COHMEM_APPEND adds kernel parameters.
 # Writes $COHMEM_OUT/KVER/MODE-JOB.console (kernel log) and .ktap (results).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -24,6 +25,7 @@ hotremove)
 	;;
 *) die "unknown mode $mode" ;;
 esac
+append="$append ${COHMEM_APPEND:-}"
 rm -f "$base.console" "$base.ktap"
 log "booting $kver ($mode, $job)"
 timeout "${COHMEM_VM_TIMEOUT:-1200}" qemu-system-x86_64 \

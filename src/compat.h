@@ -9,6 +9,7 @@
 #ifndef COHMEM_COMPAT_H
 #define COHMEM_COMPAT_H
 
+#include <linux/gfp.h>
 #include <linux/version.h>
 #include <linux/mm.h>
 #include <linux/memremap.h>
@@ -22,6 +23,23 @@
 #ifndef COHMEM_HAVE_PAGE_PGMAP
 #define COHMEM_HAVE_PAGE_PGMAP (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0))
 #endif
+
+/* v6.14: alloc_pages_bulk_array() was renamed alloc_pages_bulk(). */
+#ifndef COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY
+#define COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY \
+	(LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0))
+#endif
+
+/* Fill the NULL slots of pages[0..n); returns how many are filled. */
+static inline unsigned long cohmem_alloc_pages_bulk(gfp_t gfp, unsigned long n,
+						    struct page **pages)
+{
+#if COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY
+	return alloc_pages_bulk_array(gfp, n, pages);
+#else
+	return alloc_pages_bulk(gfp, n, pages);
+#endif
+}
 
 static inline long cohmem_pin_user_pages(unsigned long start,
 					 unsigned long nr_pages,

@@ -28,7 +28,13 @@ struct cohmem_batch {
 static void cohmem_fill_sys(struct cohmem_batch *b, unsigned long n,
 			    u64 *nomem, u64 *other)
 {
-	unsigned long i;
+	unsigned long i, want = 0, got, j = 0;
+
+	for (i = 0; i < n; i++)
+		want += migrate_pfn_to_page(b->src[i]) &&
+			(b->src[i] & MIGRATE_PFN_MIGRATE);
+	memset(b->pages, 0, want * sizeof(b->pages[0]));
+	got = cohmem_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, want, b->pages);
 
 	for (i = 0; i < n; i++) {
 		struct page *spage = migrate_pfn_to_page(b->src[i]);
@@ -42,7 +48,8 @@ static void cohmem_fill_sys(struct cohmem_batch *b, unsigned long n,
 			(*other)++;
 			continue;
 		}
-		dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
+		/* The bulk allocator may stop short; it never sleeps for more. */
+		dpage = j < got ? b->pages[j++] : alloc_page(GFP_HIGHUSER_MOVABLE);
 		if (!dpage) {
 			(*nomem)++;
 			continue;
