@@ -11,7 +11,9 @@
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 
 #include "cohmem.h"
 
@@ -62,28 +64,77 @@ int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size)
 	return 0;
 }
 
-/* System RAM ranges, collected to pick memory blocks from the top. */
+/*
+ * Top-level System RAM ranges, to pick memory blocks from. Removing a block
+ * from the middle or the end of a range shrinks the range's resource, which
+ * the kernel cannot do (it WARNs and leaves the resource tree wrong) while a
+ * busy child resource (the kernel image, a crash kernel...) lies above the
+ * block: remember the highest child of each range and stay above it.
+ */
 struct cohmem_ram {
 	unsigned int nr;
-	struct range range[32];
+	struct {
+		u64 start, end;		/* inclusive */
+		u64 child_end;		/* highest end of a nested resource */
+	} range[32];
 };
 
 static int cohmem_ram_add(struct resource *res, void *arg)
 {
 	struct cohmem_ram *ram = arg;
-	unsigned int i;
 
-	/* Nested "System RAM" children (kernel code, ...) lie inside a parent. */
-	for (i = 0; i < ram->nr; i++)
-		if (res->start >= ram->range[i].start &&
-		    res->end <= ram->range[i].end)
-			return 0;
 	if (ram->nr < ARRAY_SIZE(ram->range)) {
 		ram->range[ram->nr].start = res->start;
 		ram->range[ram->nr].end = res->end;
+		ram->range[ram->nr].child_end = 0;
 		ram->nr++;
 	}
 	return 0;
+}
+
+/*
+ * No exported call walks the children of a resource (walk_iomem_res_desc()
+ * steps over them), so read them where an administrator would: the nested
+ * entries of /proc/iomem. Returns false when that is not possible.
+ */
+static bool cohmem_ram_children(struct cohmem_ram *ram)
+{
+	const size_t size = SZ_64K;
+	char *buf, *line, *cur;
+	bool any = false;
+	struct file *f;
+	ssize_t n, len;
+	loff_t pos = 0;
+
+	buf = kvzalloc(size, GFP_KERNEL);
+	if (!buf)
+		return false;
+	f = filp_open("/proc/iomem", O_RDONLY, 0);
+	if (IS_ERR(f)) {
+		kvfree(buf);
+		return false;
+	}
+	for (n = 0; n < size - 1; n += len) {
+		len = kernel_read(f, buf + n, size - 1 - n, &pos);
+		if (len <= 0)
+			break;
+	}
+	filp_close(f, NULL);
+	cur = buf;
+	while (n > 0 && (line = strsep(&cur, "\n")) != NULL) {
+		unsigned long long start, end;
+		unsigned int i;
+
+		if (line[0] != ' ' ||
+		    sscanf(skip_spaces(line), "%llx-%llx", &start, &end) != 2)
+			continue;
+		any |= end != 0;	/* all zero without CAP_SYS_ADMIN */
+		for (i = 0; i < ram->nr; i++)
+			if (start >= ram->range[i].start && end <= ram->range[i].end)
+				ram->range[i].child_end = max_t(u64, ram->range[i].child_end, end);
+	}
+	kvfree(buf);
+	return any;
 }
 
 int cohmem_region_hotremove(struct cohmem_region *r, u64 size)
@@ -100,20 +151,26 @@ int cohmem_region_hotremove(struct cohmem_region *r, u64 size)
 	walk_iomem_res_desc(IORES_DESC_NONE,
 			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
 			    ram, cohmem_ram_add);
+	if (!cohmem_ram_children(ram)) {
+		pr_err("cannot read the kernel's resources from /proc/iomem; load with reserved= instead\n");
+		kfree(ram);
+		return -EPERM;
+	}
 
 	/* Highest range first; within a range, from its top downward. */
 	for (;;) {
-		struct range *best = NULL;
+		unsigned int best = ram->nr;
 		u64 lo, hi;
 
 		for (i = 0; i < ram->nr; i++)
 			if (ram->range[i].end > ram->range[i].start &&
-			    (!best || ram->range[i].end > best->end))
-				best = &ram->range[i];
-		if (!best)
+			    (best == ram->nr || ram->range[i].end > ram->range[best].end))
+				best = i;
+		if (best == ram->nr)
 			break;
-		lo = ALIGN(best->start, block);
-		hi = ALIGN_DOWN(best->end + 1, block);
+		lo = ALIGN(max(ram->range[best].start, ram->range[best].child_end + 1),
+			   block);
+		hi = ALIGN_DOWN(ram->range[best].end + 1, block);
 		/* Blocks with holes (partly outside this range) are skipped. */
 		for (; hi >= lo + size && tries < 64; hi -= block, tries++) {
 			int nid = page_to_nid(pfn_to_page(PHYS_PFN(hi - size)));
@@ -134,7 +191,7 @@ int cohmem_region_hotremove(struct cohmem_region *r, u64 size)
 			}
 			goto out;
 		}
-		best->end = best->start;	/* exhausted */
+		ram->range[best].end = ram->range[best].start;	/* exhausted */
 	}
 	pr_err("could not hot-remove %llu MiB of System RAM (last error %d); reserve memory at boot with memmap=SIZE$ADDR and load with reserved=SIZE@ADDR\n",
 	       size >> 20, ret);
