@@ -4,6 +4,8 @@
 # the initramfs of mkinitramfs.sh and run JOB (tests|demo) in it.
 #   MODE reserved:  two memmap= reservations, loaded with reserved=
 #   MODE hotremove: no boot parameter, two devices of hot-removed RAM
+# The guest has 4 GiB: System RAM below and above 4 GiB, so that one range
+# is always free of the (KASLR-placed) kernel image the module stays above.
 # COHMEM_APPEND adds kernel parameters.
 # Writes $COHMEM_OUT/KVER/MODE-JOB.console (kernel log) and .ktap (results).
 set -euo pipefail
@@ -29,7 +31,7 @@ append="$append ${COHMEM_APPEND:-}"
 rm -f "$base.console" "$base.ktap"
 log "booting $kver ($mode, $job)"
 timeout "${COHMEM_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m 2G \
+	-accel tcg,thread=multi -cpu max -smp 2 -m 4G \
 	-display none -monitor none -no-reboot \
 	-kernel "$(kernel_root "$kver")/boot/vmlinuz-$kver" \
 	-initrd "$COHMEM_OUT/$kver/initramfs.gz" \
