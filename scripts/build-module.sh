@@ -11,7 +11,8 @@ kdir=$(kernel_root "$kver")/usr/src/linux-headers-$kver
 build=$COHMEM_OUT/$kver/build
 rm -rf "$build"
 mkdir -p "$build"
-cp -r "$COHMEM_TOP/Kbuild" "$COHMEM_TOP/src" "$COHMEM_TOP/include" "$build/"
+src=${COHMEM_SRC:-$COHMEM_TOP}
+cp -r "$src/Kbuild" "$src/src" "$src/include" "$build/"
 log "building cohmem.ko for $kver"
 if ! make -C "$kdir" M="$build" W=1 modules >"$build/build.log" 2>&1; then
 	cat "$build/build.log" >&2

@@ -8,7 +8,7 @@ set -euo pipefail
 
 kver=${1:?usage: mkinitramfs.sh KVER}
 kroot=$(kernel_root "$kver")
-bins=$COHMEM_OUT/tests
+bins=${COHMEM_BINS:-$COHMEM_OUT/tests}
 stage=$COHMEM_OUT/$kver/initramfs
 rm -rf "$stage"
 mkdir -p "$stage"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules/"$kver"/extra}

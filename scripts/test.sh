@@ -5,7 +5,8 @@
 # (memmap= reservations, then hot-remove), runs the KTAP test programs and
 # checks the guest's kernel log. Ends with "N passed, N failed, N skipped".
 # Environment: COHMEM_CACHE (downloads, default /var/cache/cohmem),
-# COHMEM_OUT (build and logs, default ./out), COHMEM_KERNELS (subset).
+# COHMEM_OUT (build and logs, default ./out), COHMEM_KERNELS and
+# COHMEM_MODES (subsets), COHMEM_MUTANTS=0 (skip the broken-module check).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -39,6 +40,18 @@ for kver in $kernels; do
 			"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $base.{ktap,console}")")$'\n'
 	done
 done
+
+# The suite must be able to fail: deliberately broken modules must be caught.
+if [ "${COHMEM_MUTANTS:-1}" = 1 ]; then
+	log "running the suite against deliberately broken modules"
+	"$COHMEM_TOP/scripts/mutants.sh" | tee "$COHMEM_OUT/mutants.ktap"
+	p=$(grep -c '^ok ' "$COHMEM_OUT/mutants.ktap" || true)
+	f=$(grep -c '^not ok ' "$COHMEM_OUT/mutants.ktap" || true)
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	summary+=$(printf '%-26s %-10s %5s %5s %5s  %s' "$(kernels_list | head -n 1)" mutants "$p" "$f" 0 \
+		"$([ "$f" = 0 ] && echo "every broken module caught" || echo "FAIL: see $COHMEM_OUT/mutants.ktap")")$'\n'
+fi
 
 echo
 printf '%-26s %-10s %5s %5s %5s\n' kernel mode pass fail skip

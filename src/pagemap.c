@@ -78,7 +78,6 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 	cd->cursor = cursor;
 	spin_unlock(&cd->alloc_lock);
 	atomic_long_sub(got, &cd->nfree);
-	smp_mb__after_atomic();
 
 	for (bit = 0; bit < got; bit++)
 		zone_device_page_init(pages[bit]);

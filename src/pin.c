@@ -14,7 +14,7 @@
 #include "cohmem.h"
 
 /* At most this many pages in one pin (1 GiB of 4 KiB pages). */
-#define COHMEM_PIN_MAX_PAGES	(1UL << 18)
+#define COHMEM_PIN_MAX_PAGES	BIT(18)
 /* Pages requested from GUP at a time. */
 #define COHMEM_PIN_CHUNK	4096
 

@@ -141,6 +141,31 @@ static void get_fast_stays(void)
 	shortterm_case(COHMEM_PIN_GET_FAST);
 }
 
+/* Device-side eviction cannot move pinned pages: they stay, intact. */
+static void evict_skips_pinned(void)
+{
+	struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
+	struct cohmem_pin pn;
+	char *p = on_device(N, 19);
+
+	REQUIRE(p);
+	REQUIRE(pin(dev_fd, p, N, COHMEM_PIN_SHORT, &pn) == 0);
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	CHECK(e.evicted == 0 && e.busy == N, "evicted %llu busy %llu",
+	      (unsigned long long)e.evicted, (unsigned long long)e.busy);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, N) == N);
+	CHECK(verify(p, N, 19) == -1);
+	CHECK(unpin(dev_fd, pn.handle) == 0);
+	memset(&e, 0, sizeof(e));
+	e.flags = COHMEM_EVICT_ALL;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0 && e.evicted == N,
+	      "evicted %llu after unpin", (unsigned long long)e.evicted);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(verify(p, N, 19) == -1);
+	munmap(p, N * page_size);
+}
+
 /* A real kernel client of long-term pins: io_uring fixed buffers. */
 static void io_uring_fixed_buffers_evict(void)
 {
@@ -351,12 +376,13 @@ static void nothing_left_in_use(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(12);
+	ktap_plan(13);
 	RUN(longterm_slow_evicts);
 	RUN(longterm_fast_evicts);
 	RUN(short_slow_stays);
 	RUN(short_fast_stays);
 	RUN(get_fast_stays);
+	RUN(evict_skips_pinned);
 	RUN(io_uring_fixed_buffers_evict);
 	RUN(migrate_longterm_pinned_moves_nothing);
 	RUN(longterm_while_short_pinned);

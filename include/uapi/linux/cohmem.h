@@ -53,8 +53,8 @@ struct cohmem_migrate {
 	__u64 moved;		/* out: pages migrated */
 	__u64 skipped_busy;	/* out: extra references (pinned...) or locked */
 	__u64 skipped_nomem;	/* out: no free destination page */
-	__u64 skipped_other;	/* out: not migratable: already there, file or
-				 * shared mapping, zero page, hugetlb, special */
+	/* out: not migratable: already there, file or shared mapping, ... */
+	__u64 skipped_other;
 	__u64 reserved[4];
 };
 

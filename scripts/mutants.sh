@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# mutants.sh [KVER]: prove the tests can fail. Builds deliberately broken
+# variants of the module, runs the suite against each (reserved mode, one
+# kernel), and expects every variant to make some test fail. Prints one
+# KTAP line per variant: "ok" when the suite caught it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kver=${1:-$(kernels_list | head -n 1)}
+bins=$COHMEM_OUT/tests
+
+# name | file | perl substitution that breaks it
+mutants=(
+	'migrate_to_sys_does_nothing|src/migrate.c|s/(int cohmem_migrate\(.*\n\{\n(?:.*\n)*?\tint ret = 0;\n)/$1\n\tif (!to_dev)\n\t\treturn 0;\n/'
+	'longterm_pin_without_foll_longterm|src/pin.c|s/\t\tgup_flags \|= FOLL_LONGTERM;\n//g'
+	'page_free_leaks_pages|src/pagemap.c|s/\tset_bit\(idx, cd->free_map\);\n\tatomic_long_inc\(&cd->nfree\);\n/\t(void)idx;\n/'
+	'migrate_to_dev_skips_copy|src/migrate.c|s/\t\tif \(spage\)\n\t\t\tcopy_highpage\(dpage, spage\);/\t\tif (spage)\n\t\t\tclear_highpage(dpage);/'
+	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
+	'evict_counts_pinned_pages_as_moved|src/migrate.c|s/\t\t\tif \(b->dst\[i\] && \(b->src\[i\] & MIGRATE_PFN_MIGRATE\)\)/\t\t\tif (b->dst[i])/'
+)
+
+echo "KTAP version 1"
+echo "1..${#mutants[@]}"
+i=0 killed=0
+for m in "${mutants[@]}"; do
+	IFS='|' read -r name file subst <<<"$m"
+	i=$((i + 1))
+	dir=$COHMEM_OUT/mutants/$name
+	rm -rf "$dir"
+	mkdir -p "$dir/tree"
+	cp -r "$COHMEM_TOP/Kbuild" "$COHMEM_TOP/src" "$COHMEM_TOP/include" "$dir/tree/"
+	perl -0pi -e "$subst" "$dir/tree/$file"
+	if cmp -s "$COHMEM_TOP/$file" "$dir/tree/$file"; then
+		echo "not ok $i $name # the mutation no longer applies to $file"
+		continue
+	fi
+	if ! COHMEM_SRC=$dir/tree COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$kver" 2>"$dir/build.err" ||
+	   ! COHMEM_BINS=$bins COHMEM_OUT=$dir "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
+		echo "not ok $i $name # did not build: $(tail -n 1 "$dir/build.err")"
+		continue
+	fi
+	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=300 "$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
+	read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
+		"$dir/$kver/reserved-tests.ktap" "$dir/$kver/reserved-tests.console" 2>/dev/null)
+	if [ "$f" -gt 0 ]; then
+		echo "ok $i $name # caught: $f failed, $p passed"
+		killed=$((killed + 1))
+	else
+		echo "not ok $i $name # the suite passed against a broken module"
+	fi
+done
+echo "# mutants caught: $killed of ${#mutants[@]}"
