@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitops.h>
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/migrate.h>
@@ -204,6 +205,17 @@ out:
 	return ret;
 }
 
+/* Free pages among [@start, @end) (page indexes into the region). */
+static unsigned long cohmem_free_in(struct cohmem_dev *cd, unsigned long start,
+				    unsigned long end)
+{
+	unsigned long bit = start, n = 0;
+
+	for_each_set_bit_from(bit, cd->free_map, end)
+		n++;
+	return n;
+}
+
 /*
  * Move the in-use device pages among [@first, @first + @count) (page indexes
  * into the region) to system RAM, whoever maps them.
@@ -221,21 +233,25 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		return;
 	}
 	for (done = 0; done < count; done += n) {
+		unsigned long start = first + done, in_use;
+
 		n = min_t(unsigned long, count - done, COHMEM_BATCH);
-		migrate_device_range(b->src, cd->base_pfn + first + done, n);
+		/*
+		 * Pages the kernel cannot move (pinned, locked) come back from
+		 * migrate_device_range() as 0, like free pages: count them as
+		 * what was in use and did not move.
+		 */
+		in_use = n - cohmem_free_in(cd, start, start + n);
+		migrate_device_range(b->src, cd->base_pfn + start, n);
 		cohmem_fill_sys(b, n, &nomem, &hole);
 		migrate_device_pages(b->src, b->dst, n);
 		moved = 0;
-		for (i = 0; i < n; i++) {
-			if (!(b->src[i] & MIGRATE_PFN_VALID))
-				continue;	/* free page */
+		for (i = 0; i < n; i++)
 			if (b->dst[i] && (b->src[i] & MIGRATE_PFN_MIGRATE))
 				moved++;
-			else
-				(*busy)++;
-		}
 		migrate_device_finalize(b->src, b->dst, n);
 		*evicted += moved;
+		*busy += in_use > moved ? in_use - moved : 0;
 		atomic64_add(moved, &cd->evicted);
 		cond_resched();
 	}
