@@ -23,7 +23,4 @@ if [ ! -x "$dir/scripts/checkpatch.pl" ]; then
 fi
 cd "$COHMEM_TOP"
 checkpatch() { "$dir/scripts/checkpatch.pl" --strict --no-tree --terse --show-types "$@"; }
-# compat.h is where kernel versions are meant to be compared: checkpatch's
-# LINUX_VERSION_CODE rule is for code merged into one kernel version.
-checkpatch -f $(ls src/*.c src/*.h include/uapi/linux/*.h | grep -v src/compat.h) &&
-	checkpatch --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f src/compat.h
+checkpatch -f src/*.c src/*.h include/uapi/linux/*.h probes/*.c

@@ -1,38 +1,52 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # fetch-kernel.sh KVER: download a Debian stock kernel image and its headers
-# with apt-get (so the mirror is whatever this machine's apt uses), cache the
-# .debs and extract them (never installed) under $COHMEM_CACHE/kernels/KVER.
+# with apt-get (on the host or in the kernel's chroot, so the mirror is the
+# one apt is configured with), cache the .debs and extract them, never
+# installed, into kernel_root KVER.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kver=${1:?usage: fetch-kernel.sh KVER}
 root=$(kernel_root "$kver")
+inner=$(kernel_inner "$kver")
 [ -f "$root/.done" ] && exit 0
 
-debs=$COHMEM_CACHE/debs
-mkdir -p "$debs"
 hdr=linux-headers-$kver
-ver=$(apt-cache show --no-all-versions "$hdr" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
+version() { in_builder "$kver" apt-cache show --no-all-versions "$1" 2>/dev/null | awk '/^Version:/ { print $2; exit }'; }
+ver=$(version "$hdr")
 if [ -z "$ver" ]; then
-	apt-get update -qq
-	ver=$(apt-cache show --no-all-versions "$hdr" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
+	in_builder "$kver" apt-get update -qq
+	ver=$(version "$hdr")
 fi
-[ -n "$ver" ] || die "$hdr is not known to apt on this machine"
+[ -n "$ver" ] || die "$hdr is not known to apt ($(kernel_builder "$kver"))"
 
-# The headers package depends on its -common and linux-kbuild packages; all
-# of them come from the same source version.
-pkgs="linux-image-$kver $hdr"
-for dep in $(apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild)-/ { print $2 }'); do
+# Headers with their -common, kbuild and base packages; the image is in
+# linux-binary-* since 7.x (linux-image-* became a meta package).
+pkgs=$hdr
+for dep in $(in_builder "$kver" apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild|base)-/ { print $2 }'); do
 	pkgs="$pkgs $dep"
 done
+if [ -n "$(version "linux-binary-$kver")" ]; then
+	pkgs="$pkgs linux-binary-$kver"
+else
+	pkgs="$pkgs linux-image-$kver"
+fi
+
+debs=$(builder_root "$kver")/opt/cohmem/debs
+[ "$(kernel_builder "$kver")" = host ] && debs=$COHMEM_CACHE/debs
+mkdir -p "$debs"
 want=""
 for p in $pkgs; do
-	ls "$debs/${p}_"*"_amd64.deb" "$debs/${p}_"*"_all.deb" >/dev/null 2>&1 || want="$want $p=$ver"
+	ls "$debs/${p}_"*.deb >/dev/null 2>&1 || want="$want $p=$ver"
 done
 if [ -n "$want" ]; then
 	log "downloading$want"
-	(cd "$debs" && apt-get download -qq $want)
+	if [ "$(kernel_builder "$kver")" = host ]; then
+		(cd "$debs" && apt-get download -qq $want)
+	else
+		in_builder "$kver" sh -c "cd /opt/cohmem/debs && apt-get download -qq $want"
+	fi
 fi
 
 rm -rf "$root.tmp"
@@ -41,10 +55,9 @@ for p in $pkgs; do
 	dpkg-deb -x "$(ls "$debs/${p}_"*.deb | head -n1)" "$root.tmp"
 done
 
-# The arch Makefile includes the -common tree by absolute path: point it
-# into the extracted tree instead.
-mk=$root.tmp/usr/src/$hdr/Makefile
-sed -i "s|/usr/src/|$root/usr/src/|" "$mk"
+# The arch Makefile names the -common tree (and since 7.x its own output
+# directory) by absolute path: point them into the extracted tree.
+sed -i "s|/usr/src/|$inner/usr/src/|g" "$root.tmp/usr/src/$hdr/Makefile"
 rm -rf "$root"
 mv "$root.tmp" "$root"
 touch "$root/.done"

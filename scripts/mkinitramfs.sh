@@ -25,8 +25,11 @@ for lib in $(ldd "$bins/cohmem-kmod" | grep -o '/[^ ]*'); do
 done
 
 cp "$COHMEM_OUT/$kver/cohmem.ko" "$stage/lib/modules/$kver/extra/"
-cp "$kroot/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} \
-	"$stage/lib/modules/$kver/" 2>/dev/null || true
+for d in "$kroot/lib/modules/$kver" "$kroot/usr/lib/modules/$kver"; do
+	if [ -f "$d/modules.builtin" ]; then
+		cp "$d"/modules.{order,builtin,builtin.modinfo} "$stage/lib/modules/$kver/"
+	fi
+done
 depmod -b "$stage" "$kver"
 
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$COHMEM_OUT/$kver/initramfs.gz"

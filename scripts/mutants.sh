@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # mutants.sh [KVER]: prove the tests can fail. Builds deliberately broken
 # variants of the module, runs the suite against each (reserved mode, one
-# kernel), and expects every variant to make some test fail. Prints one
-# KTAP line per variant: "ok" when the suite caught it.
+# kernel), and expects every variant to make some test fail. Then removes
+# compile probes one at a time and expects the build for the newest kernel
+# to stop with an #error rather than pick an API shape silently. Prints one
+# KTAP line per variant: "ok" when it was caught.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,19 +19,28 @@ mutants=(
 	'page_free_leaks_pages|src/pagemap.c|s/\tset_bit\(idx, cd->free_map\);\n\tatomic_long_inc\(&cd->nfree\);\n/\t(void)idx;\n/'
 	'migrate_to_dev_skips_copy|src/migrate.c|s/\t\tif \(spage\)\n\t\t\tcopy_highpage\(dpage, spage\);/\t\tif (spage)\n\t\t\tclear_highpage(dpage);/'
 	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
-	'evict_counts_pinned_pages_as_moved|src/migrate.c|s/\t\t\tif \(b->dst\[i\] && \(b->src\[i\] & MIGRATE_PFN_MIGRATE\)\)/\t\t\tif (b->dst[i])/'
+	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += 0;/'
 )
 
+newest=$(kernels_list | tail -n 1)
+removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk)
+
+# A fresh copy of what build-module.sh builds, to break.
+mutant_tree() {
+	rm -rf "$1"
+	mkdir -p "$1/tree"
+	cp -r "$COHMEM_TOP/Kbuild" "$COHMEM_TOP/src" "$COHMEM_TOP/include" \
+		"$COHMEM_TOP/probes" "$COHMEM_TOP/scripts" "$1/tree/"
+}
+
 echo "KTAP version 1"
-echo "1..${#mutants[@]}"
+echo "1..$((${#mutants[@]} + ${#removed_probes[@]}))"
 i=0 killed=0
 for m in "${mutants[@]}"; do
 	IFS='|' read -r name file subst <<<"$m"
 	i=$((i + 1))
 	dir=$COHMEM_OUT/mutants/$name
-	rm -rf "$dir"
-	mkdir -p "$dir/tree"
-	cp -r "$COHMEM_TOP/Kbuild" "$COHMEM_TOP/src" "$COHMEM_TOP/include" "$dir/tree/"
+	mutant_tree "$dir"
 	perl -0pi -e "$subst" "$dir/tree/$file"
 	if cmp -s "$COHMEM_TOP/$file" "$dir/tree/$file"; then
 		echo "not ok $i $name # the mutation no longer applies to $file"
@@ -50,4 +61,20 @@ for m in "${mutants[@]}"; do
 		echo "not ok $i $name # the suite passed against a broken module"
 	fi
 done
-echo "# mutants caught: $killed of ${#mutants[@]}"
+for probe in "${removed_probes[@]}"; do
+	i=$((i + 1))
+	name=probe_${probe}_removed
+	dir=$COHMEM_OUT/mutants/$name
+	mutant_tree "$dir"
+	rm "$dir/tree/probes/$probe.c"
+	if COHMEM_SRC=$dir/tree COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$newest" \
+		>/dev/null 2>"$dir/build.err"; then
+		echo "not ok $i $name # $newest built without probes/$probe.c"
+	elif grep -q '#error' "$dir/build.err"; then
+		echo "ok $i $name # $newest: $(grep -m1 -o 'error: #error.*' "$dir/build.err")"
+		killed=$((killed + 1))
+	else
+		echo "not ok $i $name # $newest failed, but not at an #error: see $dir/build.err"
+	fi
+done
+echo "# caught: $killed of $i"

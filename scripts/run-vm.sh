@@ -33,7 +33,7 @@ log "booting $kver ($mode, $job)"
 timeout "${COHMEM_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
 	-accel tcg,thread=multi -cpu max -smp 2 -m 4G \
 	-display none -monitor none -no-reboot \
-	-kernel "$(kernel_root "$kver")/boot/vmlinuz-$kver" \
+	-kernel "$(kernel_image "$kver")" \
 	-initrd "$COHMEM_OUT/$kver/initramfs.gz" \
 	-append "$append" \
 	-serial file:"$base.console" -serial file:"$base.ktap" || true

@@ -3,31 +3,50 @@
  * The one place where cohmem meets kernel API differences. Everything else
  * calls the cohmem_* helpers below and never tests a kernel version.
  *
- * Each COHMEM_HAVE_* macro says which side of an upstream change the target
- * kernel is on. The version checks are hints for kernels we do not probe.
+ * Each difference is decided by compile probes (the files in probes/, run by Kbuild
+ * through scripts/probe.sh into probes.h), never by version numbers: distro
+ * kernels backport. Where an API has two shapes, both are probed and exactly
+ * one must be found, so a missing or broken probe stops the build here
+ * instead of silently picking the wrong shape.
  */
 #ifndef COHMEM_COMPAT_H
 #define COHMEM_COMPAT_H
 
 #include <linux/gfp.h>
-#include <linux/version.h>
-#include <linux/mm.h>
 #include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
 
-/* v6.5: pin_user_pages() lost its trailing vmas argument. */
-#ifndef COHMEM_HAVE_GUP_VMAS
-#define COHMEM_HAVE_GUP_VMAS (LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0))
+#include "probes.h"
+
+#if !defined(COHMEM_HAVE_GUP_VMAS) || !defined(COHMEM_HAVE_GUP_NOVMAS)
+#error "probes gup_vmas.c and gup_novmas.c did not both run"
+#elif COHMEM_HAVE_GUP_VMAS + COHMEM_HAVE_GUP_NOVMAS != 1
+#error "need exactly one shape of pin_user_pages()"
 #endif
-
-/* v6.15: page->pgmap became private to the mm; read it with page_pgmap(). */
-#ifndef COHMEM_HAVE_PAGE_PGMAP
-#define COHMEM_HAVE_PAGE_PGMAP (LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0))
+#if !defined(COHMEM_HAVE_PAGE_PGMAP) || !defined(COHMEM_HAVE_PAGE_PGMAP_FIELD)
+#error "probes page_pgmap.c and page_pgmap_field.c did not both run"
+#elif !COHMEM_HAVE_PAGE_PGMAP && !COHMEM_HAVE_PAGE_PGMAP_FIELD
+#error "no way to read a page's pgmap"
 #endif
-
-/* v6.14: alloc_pages_bulk_array() was renamed alloc_pages_bulk(). */
-#ifndef COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY
-#define COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY \
-	(LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0))
+#if !defined(COHMEM_HAVE_FOLIO_FREE) || !defined(COHMEM_HAVE_PAGE_FREE)
+#error "probes folio_free.c and page_free.c did not both run"
+#elif COHMEM_HAVE_FOLIO_FREE + COHMEM_HAVE_PAGE_FREE != 1
+#error "need exactly one pagemap free callback"
+#endif
+#if !defined(COHMEM_HAVE_ZDPI_PAGE) || !defined(COHMEM_HAVE_ZDPI_ORDER) || \
+	!defined(COHMEM_HAVE_ZDPI_PGMAP_ORDER)
+#error "probes zdpi_*.c did not all run"
+#elif COHMEM_HAVE_ZDPI_PAGE + COHMEM_HAVE_ZDPI_ORDER + COHMEM_HAVE_ZDPI_PGMAP_ORDER != 1
+#error "need exactly one shape of zone_device_page_init()"
+#endif
+#if !defined(COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY) || !defined(COHMEM_HAVE_ALLOC_PAGES_BULK)
+#error "probes alloc_pages_bulk_array.c and alloc_pages_bulk.c did not both run"
+#elif !COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY && !COHMEM_HAVE_ALLOC_PAGES_BULK
+#error "no bulk page allocator"
+#endif
+#ifndef COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
+#error "probe migrate_vma_select_compound.c did not run"
 #endif
 
 /* Fill the NULL slots of pages[0..n); returns how many are filled. */
@@ -61,5 +80,38 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
 	return page->pgmap;
 #endif
 }
+
+/* A free device page gets one reference, is locked, and pins its pgmap. */
+static inline void cohmem_zone_device_page_init(struct page *page,
+						struct dev_pagemap *pgmap)
+{
+#if COHMEM_HAVE_ZDPI_PGMAP_ORDER
+	zone_device_page_init(page, pgmap, 0);
+#elif COHMEM_HAVE_ZDPI_ORDER
+	zone_device_page_init(page, 0);
+#else
+	zone_device_page_init(page);
+#endif
+}
+
+/*
+ * The pagemap's free callback: cohmem_page_free(page) is written once and
+ * COHMEM_PAGEMAP_FREE() makes the ops member this kernel has.
+ */
+#if COHMEM_HAVE_FOLIO_FREE
+#define COHMEM_PAGEMAP_FREE(fn)						\
+	static void fn##_folio(struct folio *folio)			\
+	{								\
+		fn(&folio->page);					\
+	}								\
+	static const struct dev_pagemap_ops cohmem_pagemap_ops = {	\
+		.folio_free = fn##_folio,				\
+	}
+#else
+#define COHMEM_PAGEMAP_FREE(fn)						\
+	static const struct dev_pagemap_ops cohmem_pagemap_ops = {	\
+		.page_free = fn,					\
+	}
+#endif
 
 #endif /* COHMEM_COMPAT_H */

@@ -33,9 +33,7 @@ static void cohmem_page_free(struct page *page)
 	atomic64_inc(&cd->freed);
 }
 
-static const struct dev_pagemap_ops cohmem_pagemap_ops = {
-	.page_free = cohmem_page_free,
-};
+COHMEM_PAGEMAP_FREE(cohmem_page_free);
 
 /* The cohmem device a page belongs to, or NULL for any other page. */
 struct cohmem_dev *cohmem_page_dev(struct page *page)
@@ -80,7 +78,7 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 	atomic_long_sub(got, &cd->nfree);
 
 	for (bit = 0; bit < got; bit++)
-		zone_device_page_init(pages[bit]);
+		cohmem_zone_device_page_init(pages[bit], &cd->pgmap);
 	return got;
 }
 
