@@ -37,6 +37,9 @@ if [ ! -f "$dir/.done" ]; then
 		trixie) echo "deb $mirror $suite-backports main" >>"$dir/etc/apt/sources.list" ;;
 		esac
 	fi
+	# The mirror may be a frozen snapshot whose Release files have expired
+	# (seen with sid): their signatures are still checked.
+	echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99cohmem"
 	touch "$dir/.done"
 fi
 if [ $# -gt 0 ]; then

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # demo.sh [KVER]: the main job. Builds cohmem for a stock Debian kernel
-# (default: the last of scripts/kernels.list), boots it under QEMU with no
+# (default: the newest one built on the host itself, so that no chroot is
+# needed), boots it under QEMU with no
 # boot parameter, loads cohmem with modprobe semantics (it hot-removes
 # 128 MiB of RAM), migrates a buffer to the device, pins it short-term and
 # long-term (the kernel evicts it), runs the benchmark, and unloads with the
@@ -10,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ensure_host_packages
-kver=${1:-$(kernels_list | tail -n 1)}
+kver=${1:-$(awk '!/^#/ && $2 == "host" { k = $1 } END { print k }' "$COHMEM_TOP/scripts/kernels.list")}
 make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
 "$COHMEM_TOP/scripts/build-module.sh" "$kver"
 "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"

@@ -33,6 +33,12 @@ else
 	pkgs="$pkgs linux-image-$kver"
 fi
 
+# In a chroot, install the compiler the headers package depends on.
+if [ "$(kernel_builder "$kver")" != host ]; then
+	cc=$(in_builder "$kver" apt-cache depends "$hdr" | awk '/Depends: gcc-[0-9]+/ { print $2; exit }')
+	[ -z "$cc" ] || "$COHMEM_TOP/scripts/chroot.sh" "$(kernel_builder "$kver")" "$cc" >/dev/null
+fi
+
 debs=$(builder_root "$kver")/opt/cohmem/debs
 [ "$(kernel_builder "$kver")" = host ] && debs=$COHMEM_CACHE/debs
 mkdir -p "$debs"

@@ -52,7 +52,9 @@ in_builder() {
 			"$root" "$root" "$@"
 	fi
 }
-CHROOT_PACKAGES="gcc-14 make kmod libelf-dev bc dwarves apt-utils perl"
+# What building in a chroot needs besides the compiler, which fetch-kernel.sh
+# installs as the kernel's headers package asks (gcc-14, gcc-16, ...).
+CHROOT_PACKAGES="make kmod libelf-dev bc dwarves apt-utils perl"
 
 # kernel_image KVER: the bzImage, wherever the packages put it
 kernel_image() {
