@@ -19,7 +19,7 @@ mutants=(
 	'page_free_leaks_pages|src/pagemap.c|s/\tset_bit\(idx, cd->free_map\);\n\tatomic_long_inc\(&cd->nfree\);\n/\t(void)idx;\n/'
 	'migrate_to_dev_skips_copy|src/migrate.c|s/\t\tif \(spage\)\n\t\t\tcopy_highpage\(dpage, spage\);/\t\tif (spage)\n\t\t\tclear_highpage(dpage);/'
 	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
-	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += 0;/'
+	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += in_use > moved ? 0 : 0;/'
 )
 
 newest=$(kernels_list | tail -n 1)
@@ -51,7 +51,7 @@ for m in "${mutants[@]}"; do
 		echo "not ok $i $name # did not build: $(tail -n 1 "$dir/build.err")"
 		continue
 	fi
-	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=300 "$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
+	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=150 "$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
 	read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
 		"$dir/$kver/reserved-tests.ktap" "$dir/$kver/reserved-tests.console" 2>/dev/null)
 	if [ "$f" -gt 0 ]; then
