@@ -63,6 +63,7 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 	m->skipped_busy = 0;
 	m->skipped_nomem = 0;
 	m->skipped_other = 0;
+	m->evicted = 0;
 	return cohmem_migrate(cd, m, to_dev);
 }
 

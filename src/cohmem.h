@@ -67,6 +67,9 @@ int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size);
 int cohmem_region_hotremove(struct cohmem_region *r, u64 size);
 void cohmem_region_release(struct cohmem_region *r);
 
+/* main.c */
+extern bool cohmem_evict_on_full;
+
 /* pagemap.c */
 int cohmem_pagemap_init(struct cohmem_dev *cd);
 void cohmem_pagemap_fini(struct cohmem_dev *cd);

@@ -30,6 +30,11 @@ static char *size = "128M";
 module_param(size, charp, 0444);
 MODULE_PARM_DESC(size, "without reserved=: bytes of System RAM to hot-remove per device, rounded up to the memory block size (default 128M)");
 
+bool cohmem_evict_on_full = true;
+module_param_named(evict_on_full, cohmem_evict_on_full, bool, 0644);
+MODULE_PARM_DESC(evict_on_full,
+		 "when a migration finds the device full, evict its least recently migrated unpinned pages to system RAM to make room (default Y); N: move what fits");
+
 static struct cohmem_dev *cohmem_devs[COHMEM_MAX_DEVICES];
 static unsigned int cohmem_ndevs;
 

@@ -20,6 +20,7 @@
 #include "cohmem.h"
 
 struct cohmem_batch {
+	unsigned long allocated;	/* device pages this call placed so far */
 	unsigned long src[COHMEM_BATCH];
 	unsigned long dst[COHMEM_BATCH];
 	struct page *pages[COHMEM_BATCH];
@@ -61,15 +62,42 @@ static void cohmem_fill_sys(struct cohmem_batch *b, unsigned long n,
 	}
 }
 
+/*
+ * The device is full: evict at least @need of its least recently migrated
+ * pages. The next-fit allocator leaves those just ahead of its cursor; the
+ * @mine pages this call placed lie behind it and are never taken back.
+ * Pinned pages are skipped. Returns how many pages were evicted.
+ */
+static u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
+			    unsigned long mine)
+{
+	unsigned long first = READ_ONCE(cd->cursor), span, done, start, count;
+	u64 evicted = 0, busy = 0;
+
+	span = mine < cd->npages ? cd->npages - mine : 0;
+	for (done = 0; evicted < need && done < span; done += count) {
+		start = (first + done) % cd->npages;
+		count = min3(span - done, cd->npages - start, (unsigned long)COHMEM_BATCH);
+		cohmem_evict(cd, start, count, &evicted, &busy);
+	}
+	return evicted;
+}
+
 /* Device pages for the selected entries; holes become zero-filled pages. */
 static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
-			    unsigned long n, u64 *nomem)
+			    unsigned long n, struct cohmem_migrate *m)
 {
 	unsigned long i, want = 0, got, j = 0;
+	u64 *nomem = &m->skipped_nomem;
 
 	for (i = 0; i < n; i++)
 		want += !!(b->src[i] & MIGRATE_PFN_MIGRATE);
 	got = cohmem_alloc_pages(cd, b->pages, want);
+	if (got < want && READ_ONCE(cohmem_evict_on_full)) {
+		m->evicted += cohmem_make_room(cd, want - got, b->allocated + got);
+		got += cohmem_alloc_pages(cd, b->pages + got, want - got);
+	}
+	b->allocated += got;
 
 	for (i = 0; i < n; i++) {
 		struct page *spage = migrate_pfn_to_page(b->src[i]);
@@ -146,7 +174,7 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 		goto finalize;
 
 	if (to_dev)
-		cohmem_fill_dev(cd, b, n, &m->skipped_nomem);
+		cohmem_fill_dev(cd, b, n, m);
 	else
 		cohmem_fill_sys(b, n, &m->skipped_nomem, &m->skipped_other);
 	migrate_vma_pages(&args);
@@ -176,6 +204,7 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 	b = kmalloc(sizeof(*b), GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
+	b->allocated = 0;
 
 	mmap_read_lock(mm);
 	/* The whole range must be mapped: check before moving anything. */

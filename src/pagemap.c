@@ -54,26 +54,30 @@ struct cohmem_dev *cohmem_page_dev(struct page *page)
 unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 				 unsigned long n)
 {
-	unsigned long got = 0, bit, cursor;
-	bool wrapped = false;
+	unsigned long got = 0, bit, start, end, last = 0;
+	int pass;
 
 	spin_lock(&cd->alloc_lock);
-	cursor = cd->cursor;
-	while (got < n) {
-		bit = find_next_bit(cd->free_map, cd->npages, cursor);
-		if (bit >= cd->npages) {
-			if (wrapped)
+	start = cd->cursor;
+	/* Next fit: from the cursor to the end, then from 0 up to the cursor. */
+	for (pass = 0; pass < 2 && got < n; pass++) {
+		bit = pass ? 0 : start;
+		end = pass ? start : cd->npages;
+		for_each_set_bit_from(bit, cd->free_map, end) {
+			/* Only allocators clear bits, and they hold alloc_lock. */
+			clear_bit(bit, cd->free_map);
+			pages[got++] = pfn_to_page(cd->base_pfn + bit);
+			last = bit + 1;
+			if (got == n)
 				break;
-			wrapped = true;
-			cursor = 0;
-			continue;
 		}
-		/* Only allocators clear bits, and they hold alloc_lock. */
-		clear_bit(bit, cd->free_map);
-		pages[got++] = pfn_to_page(cd->base_pfn + bit);
-		cursor = bit + 1;
 	}
-	cd->cursor = cursor;
+	/*
+	 * The cursor stays just past the last page handed out: the pages
+	 * ahead of it are the least recently allocated (see make_room).
+	 */
+	if (got)
+		cd->cursor = last;
 	spin_unlock(&cd->alloc_lock);
 	atomic_long_sub(got, &cd->nfree);
 

@@ -55,7 +55,13 @@ struct cohmem_migrate {
 	__u64 skipped_nomem;	/* out: no free destination page */
 	/* out: not migratable: already there, file or shared mapping, ... */
 	__u64 skipped_other;
-	__u64 reserved[4];
+	/*
+	 * out, MIGRATE_TO_DEV: pages of this device, of any process, evicted
+	 * to system RAM to make room (least recently migrated first; never
+	 * pinned ones), when the device is full and evict_on_full is set
+	 */
+	__u64 evicted;
+	__u64 reserved[3];
 };
 
 /* Pin modes (cohmem_pin.mode): how the kernel is asked for the pages. */
