@@ -119,23 +119,37 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	}
 }
 
-/* Whether the page mapped at @addr is pinned; never faults. */
-static bool cohmem_pinned_at(unsigned long addr)
+enum cohmem_skip { COHMEM_SKIP_OTHER, COHMEM_SKIP_BUSY, COHMEM_SKIP_RETRY };
+
+/*
+ * Why migrate_vma_setup() left out the page at @addr; never faults. It
+ * leaves out, without saying why, pinned exclusive anonymous pages (busy)
+ * and pages it could not lock or isolate just then (worth one retry), as
+ * well as what is not migratable at all.
+ */
+static enum cohmem_skip cohmem_skip_reason(struct cohmem_dev *cd,
+					   unsigned long addr, bool to_dev)
 {
+	enum cohmem_skip why = COHMEM_SKIP_OTHER;
 	struct page *page;
-	bool pinned;
 
 	if (get_user_pages_fast_only(addr, 1, 0, &page) != 1)
-		return false;
-	pinned = folio_maybe_dma_pinned(page_folio(page));
+		return why;
+	if (folio_maybe_dma_pinned(page_folio(page)))
+		why = COHMEM_SKIP_BUSY;
+	else if (PageAnon(page) && (to_dev ? !is_zone_device_page(page) :
+					     cohmem_page_dev(page) == cd))
+		why = COHMEM_SKIP_RETRY;
 	put_page(page);
-	return pinned;
+	return why;
 }
 
-static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
-				 struct vm_area_struct *vma, unsigned long start,
-				 unsigned long end, bool to_dev,
-				 struct cohmem_migrate *m)
+/* One migrate_vma pass over [start, end); returns pages worth a retry. */
+static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
+					 struct cohmem_batch *b,
+					 struct vm_area_struct *vma,
+					 unsigned long start, unsigned long end,
+					 bool to_dev, struct cohmem_migrate *m)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -147,28 +161,32 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM :
 				  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
 	};
-	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	unsigned long i, n = (end - start) >> PAGE_SHIFT, retry = 0;
 	u64 moved = 0;
 
 	/* hugetlb, VM_IO/VM_PFNMAP/VM_MIXEDMAP and DAX are not migratable. */
 	if (migrate_vma_setup(&args)) {
 		m->skipped_other += n;
-		return;
+		return 0;
 	}
 	for (i = 0; i < n; i++) {
 		if (b->src[i] & MIGRATE_PFN_MIGRATE)
 			continue;
-		/*
-		 * Collected but not unmapped: extra references, or locked.
-		 * Not collected at all: either not migratable, or a pinned
-		 * exclusive anonymous page, which the kernel leaves alone
-		 * without saying so; look at the page to tell.
-		 */
-		if (b->src[i] & MIGRATE_PFN_VALID ||
-		    cohmem_pinned_at(start + (i << PAGE_SHIFT)))
+		/* Collected but not unmapped: extra references, or locked. */
+		if (b->src[i] & MIGRATE_PFN_VALID) {
 			m->skipped_busy++;
-		else
+			continue;
+		}
+		switch (cohmem_skip_reason(cd, start + (i << PAGE_SHIFT), to_dev)) {
+		case COHMEM_SKIP_BUSY:
+			m->skipped_busy++;
+			break;
+		case COHMEM_SKIP_RETRY:
+			retry++;
+			fallthrough;
+		default:
 			m->skipped_other++;
+		}
 	}
 	if (!args.cpages)
 		goto finalize;
@@ -191,6 +209,35 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 	atomic64_add(moved, to_dev ? &cd->migrated_to_dev : &cd->migrated_to_sys);
 finalize:
 	migrate_vma_finalize(&args);
+	return retry;
+}
+
+/*
+ * A batch, and once more if the kernel left out pages it may take on a
+ * second look. Every page is counted once, as the last pass saw it, except
+ * that pages the first pass moved (and the second found already there)
+ * stay counted as moved.
+ */
+static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
+				 struct vm_area_struct *vma, unsigned long start,
+				 unsigned long end, bool to_dev,
+				 struct cohmem_migrate *m)
+{
+	struct cohmem_migrate first = { 0 }, again = { 0 };
+
+	if (!cohmem_migrate_pass(cd, b, vma, start, end, to_dev, &first)) {
+		again = first;
+	} else {
+		cohmem_migrate_pass(cd, b, vma, start, end, to_dev, &again);
+		again.evicted += first.evicted;
+		again.skipped_other -= min(again.skipped_other, first.moved);
+		again.moved += first.moved;
+	}
+	m->moved += again.moved;
+	m->skipped_busy += again.skipped_busy;
+	m->skipped_nomem += again.skipped_nomem;
+	m->skipped_other += again.skipped_other;
+	m->evicted += again.evicted;
 }
 
 int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)

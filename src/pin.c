@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -23,7 +24,42 @@ struct cohmem_pinned {
 	unsigned long npages;
 	u32 mode;
 	bool write;
+	struct mm_struct *mm;	/* charged for a long-term pin, else NULL */
 };
+
+static bool cohmem_mode_longterm(u32 mode)
+{
+	return mode == COHMEM_PIN_LONGTERM || mode == COHMEM_PIN_LONGTERM_FAST;
+}
+
+/*
+ * Long-term pins are charged to the caller's RLIMIT_MEMLOCK, as io_uring
+ * and RDMA charge theirs (CAP_IPC_LOCK is exempt): -ENOMEM past it.
+ */
+static int cohmem_charge(struct cohmem_pinned *pin, unsigned long n)
+{
+	int ret;
+
+	if (!cohmem_mode_longterm(pin->mode))
+		return 0;
+	ret = account_locked_vm(current->mm, n, true);
+	if (ret) {
+		pr_debug("long-term pin of %lu pages is over RLIMIT_MEMLOCK\n", n);
+		return ret;
+	}
+	pin->mm = current->mm;
+	mmgrab(pin->mm);
+	return 0;
+}
+
+static void cohmem_uncharge(struct cohmem_pinned *pin, unsigned long n)
+{
+	if (!pin->mm)
+		return;
+	account_locked_vm(pin->mm, n, false);
+	mmdrop(pin->mm);
+	pin->mm = NULL;
+}
 
 static void cohmem_release_pages(struct page **pages, unsigned long n,
 				 u32 mode, bool write)
@@ -95,6 +131,12 @@ int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
 	}
 	pin->mode = p->mode;
 	pin->write = p->flags & COHMEM_PIN_WRITE;
+	ret = cohmem_charge(pin, n);
+	if (ret) {
+		kvfree(pin->pages);
+		kfree(pin);
+		return ret;
+	}
 
 	/* All or nothing: GUP may return fewer pages than asked for. */
 	for (done = 0; done < n; done += ret) {
@@ -125,6 +167,7 @@ int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
 
 undo:
 	cohmem_release_pages(pin->pages, done, pin->mode, false);
+	cohmem_uncharge(pin, n);
 	kvfree(pin->pages);
 	kfree(pin);
 	return ret;
@@ -133,6 +176,7 @@ undo:
 static void cohmem_pinned_free(struct cohmem_pinned *pin)
 {
 	cohmem_release_pages(pin->pages, pin->npages, pin->mode, pin->write);
+	cohmem_uncharge(pin, pin->npages);
 	kvfree(pin->pages);
 	kfree(pin);
 }

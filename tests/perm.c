@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who may do what: the device node is root-only until an administrator
+ * grants a group; an unprivileged process acts on its own address space
+ * only; long-term pins are charged to RLIMIT_MEMLOCK. The unprivileged
+ * cases run in a child that drops to nobody (65534).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+#define NOBODY	65534
+#define GRANTED	4242	/* the group an administrator grants the node to */
+
+/* Run fn as nobody (with GRANTED as a supplementary group if asked). */
+static int as_nobody(bool in_group, int (*fn)(void))
+{
+	gid_t g = GRANTED;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(in_group ? 1 : 0, &g) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(100);
+		_exit(fn());
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int open_fails(void)
+{
+	int fd = open("/dev/cohmem0", O_RDWR);
+
+	return fd < 0 && errno == EACCES ? 0 : 1;
+}
+
+/* expect: mode 0600 root:root; nobody gets EACCES */
+static void node_root_only(void)
+{
+	struct stat st;
+
+	REQUIRE(stat("/dev/cohmem0", &st) == 0);
+	CHECK((st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
+	CHECK(st.st_uid == 0 && st.st_gid == 0);
+	CHECK(as_nobody(false, open_fails) == 0, "nobody opened /dev/cohmem0");
+}
+
+static int use_device(void)
+{
+	int fd = open("/dev/cohmem0", O_RDWR);
+	struct cohmem_migrate m;
+	char *p;
+
+	if (fd < 0)
+		return 1;
+	p = map_anon(64, false);
+	fill(p, 64, 50);
+	if (migrate(fd, p, 64, true, &m) || m.moved != 64 ||
+	    count_not_state(fd, p, 64, COHMEM_STATE_DEVICE))
+		return 2;
+	/* Not root: no PFNs from /proc/self/pagemap, but the data is there. */
+	if (verify(p, 64, 50) != -1 || migrate(fd, p, 64, false, &m) || m.moved != 64)
+		return 3;
+	return 0;
+}
+
+/* expect: chgrp + chmod 0660 (what the udev rule does) lets the group in */
+static void granted_group_may_use(void)
+{
+	int ret;
+
+	REQUIRE(chown("/dev/cohmem0", 0, GRANTED) == 0 && chmod("/dev/cohmem0", 0660) == 0);
+	ret = as_nobody(true, use_device);
+	CHECK(ret == 0, "nobody in the granted group: step %d failed", ret);
+	CHECK(as_nobody(false, open_fails) == 0, "nobody outside the group got in");
+	chmod("/dev/cohmem0", 0600);
+	chown("/dev/cohmem0", 0, 0);
+}
+
+static long vmlck_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int pin_as(int fd, char *p, size_t n, unsigned int mode, unsigned int *handle)
+{
+	struct cohmem_pin pn;
+	int ret;
+
+	memset(&pn, 0, sizeof(pn));
+	pn.addr = (uintptr_t)p;
+	pn.len = n * page_size;
+	pn.mode = mode;
+	ret = xioctl(fd, COHMEM_IOC_PIN, &pn);
+	*handle = pn.handle;
+	return ret;
+}
+
+static int memlock_limits(void)
+{
+	struct rlimit rl = { 64 * page_size, 64 * page_size };
+	int fd = open("/dev/cohmem0", O_RDWR);
+	unsigned int h1, h2, h3;
+	struct cohmem_unpin up = { 0 };
+	char *p = map_anon(256, false);
+
+	if (fd < 0 || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 1;
+	fill(p, 256, 51);
+	if (pin_as(fd, p, 32, COHMEM_PIN_LONGTERM, &h1))
+		return 2;	/* within the limit */
+	if (vmlck_kb() != (long)(32 * page_size / 1024))
+		return 3;	/* charged */
+	if (pin_as(fd, p, 64, COHMEM_PIN_LONGTERM_FAST, &h2) != -ENOMEM)
+		return 4;	/* 32 + 64 > 64: refused */
+	if (pin_as(fd, p, 256, COHMEM_PIN_SHORT, &h3))
+		return 5;	/* short-term pins are not charged */
+	up.handle = h1;
+	if (xioctl(fd, COHMEM_IOC_UNPIN, &up) || vmlck_kb() != 0)
+		return 6;	/* uncharged on unpin */
+	if (pin_as(fd, p, 64, COHMEM_PIN_LONGTERM, &h2))
+		return 7;	/* the whole limit is free again */
+	close(fd);
+	if (vmlck_kb() != 0)
+		return 8;	/* uncharged on close */
+	return verify(p, 256, 51) == -1 ? 0 : 9;
+}
+
+/* expect: long-term pins count against RLIMIT_MEMLOCK (ENOMEM past it) */
+static void memlock_charged(void)
+{
+	int ret;
+
+	REQUIRE(chown("/dev/cohmem0", 0, GRANTED) == 0 && chmod("/dev/cohmem0", 0660) == 0);
+	ret = as_nobody(true, memlock_limits);
+	CHECK(ret == 0, "step %d failed", ret);
+	chmod("/dev/cohmem0", 0600);
+	chown("/dev/cohmem0", 0, 0);
+}
+
+/*
+ * expect: a process reaches only what its own address space maps. A child
+ * naming an address the parent kept out of the fork (MADV_DONTFORK) gets
+ * EFAULT and the parent's pages stay; a page both still map after fork is
+ * one physical page, so the child's migration moves it for both (data
+ * intact: migration never changes contents).
+ */
+static void own_address_space(void)
+{
+	char *priv = map_anon(64, false), *shared = map_anon(64, false);
+	struct cohmem_migrate m;
+	int status;
+	pid_t pid;
+
+	REQUIRE(priv && shared);
+	fill(priv, 64, 52);
+	fill(shared, 64, 53);
+	REQUIRE(madvise(priv, 64 * page_size, MADV_DONTFORK) == 0);
+	REQUIRE(migrate(dev_fd, priv, 64, true, &m) == 0 && m.moved == 64);
+	REQUIRE(migrate(dev_fd, shared, 64, true, &m) == 0 && m.moved == 64);
+	pid = fork();
+	if (pid == 0)
+		_exit((migrate(dev_fd, priv, 64, false, &m) != -EFAULT) |
+		      (migrate(dev_fd, shared, 64, false, &m) || m.moved != 64) << 1);
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %#x", status);
+	CHECK(count_not_state(dev_fd, priv, 64, COHMEM_STATE_DEVICE) == 0,
+	      "the child reached the parent's private pages");
+	CHECK(count_not_state(dev_fd, shared, 64, COHMEM_STATE_SYSTEM) == 0,
+	      "a shared page did not move for both");
+	CHECK(verify(priv, 64, 52) == -1 && verify(shared, 64, 53) == -1);
+	migrate(dev_fd, priv, 64, false, NULL);
+	munmap(priv, 64 * page_size);
+	munmap(shared, 64 * page_size);
+}
+
+int main(void)
+{
+	test_init(0);
+	ktap_plan(4);
+	RUN(node_root_only);
+	RUN(granted_group_may_use);
+	RUN(memlock_charged);
+	RUN(own_address_space);
+	return ktap_finish();
+}
