@@ -57,6 +57,15 @@ elif [ "${COHMEM_MUTANTS:-1}" = 1 ]; then
 		"$([ "$f" = 0 ] && echo "every broken module caught" || echo "FAIL: see $COHMEM_OUT/mutants.ktap")")$'\n'
 fi
 
+# What each kernel does with device-coherent pages, case by case.
+for kver in $kernels; do
+	f=$COHMEM_OUT/$kver/reserved-tests.ktap
+	[ -s "$f" ] || continue
+	echo
+	echo "conformance, $kver (raw KTAP and kernel log: $COHMEM_OUT/$kver/)"
+	awk -f "$COHMEM_TOP/scripts/conformance.awk" "$f"
+done
+
 echo
 printf '%-26s %-10s %5s %5s %5s\n' kernel mode pass fail skip
 printf '%s' "$summary"

@@ -37,6 +37,9 @@ static char *on_device(int fd, size_t n, unsigned int seed)
 	return p;
 }
 
+/* The expectation goes in the KTAP stream, for the conformance table. */
+#define EXPECT(fn, what) do { ktap_diag("expect: %s", what); RUN(fn); } while (0)
+
 static long used(void)
 {
 	return get_info(dev_fd).used_pages;
@@ -549,25 +552,25 @@ int main(void)
 {
 	test_init(0);
 	ktap_plan(20);
-	RUN(munmap_part);
-	RUN(mremap_move);
-	RUN(mremap_grow);
-	RUN(mprotect_write_fault);
-	RUN(madvise_dontneed);
-	RUN(madvise_free_skipped);
-	RUN(madvise_cold_skipped);
-	RUN(madvise_pageout_skipped);
-	RUN(mlock_stays);
-	RUN(move_pages_enoent);
-	RUN(zero_page);
-	RUN(private_file_pages);
-	RUN(process_vm_rw);
-	RUN(proc_pid_mem);
-	RUN(vmsplice_stays);
-	RUN(longterm_partial);
-	RUN(pin_across_fork);
-	RUN(two_devices);
-	RUN(ksm_never_merges);
-	RUN(nothing_left_in_use);
+	EXPECT(munmap_part, "partial munmap frees exactly that part");
+	EXPECT(mremap_move, "mremap moves page tables: same device pages");
+	EXPECT(mremap_grow, "growing keeps device pages, new tail not present");
+	EXPECT(mprotect_write_fault, "write fault after mprotect reuses the device page");
+	EXPECT(madvise_dontneed, "MADV_DONTNEED frees device pages, reads zero");
+	EXPECT(madvise_free_skipped, "MADV_FREE skips device pages");
+	EXPECT(madvise_cold_skipped, "MADV_COLD skips device pages");
+	EXPECT(madvise_pageout_skipped, "MADV_PAGEOUT skips device pages");
+	EXPECT(mlock_stays, "mlock leaves pages on the device");
+	EXPECT(move_pages_enoent, "move_pages() status -ENOENT");
+	EXPECT(zero_page, "zero page becomes a zero-filled device page");
+	EXPECT(private_file_pages, "page-cache pages skipped, COWed copies move");
+	EXPECT(process_vm_rw, "process_vm_readv/writev work in place");
+	EXPECT(proc_pid_mem, "/proc/PID/mem works in place");
+	EXPECT(vmsplice_stays, "vmsplice refs keep pages on the device (busy)");
+	EXPECT(longterm_partial, "long-term pin evicts the device half");
+	EXPECT(pin_across_fork, "fork copies pinned pages for the child");
+	EXPECT(two_devices, "other device's pages: OTHER, untouchable");
+	EXPECT(ksm_never_merges, "KSM merges the control, never device pages");
+	EXPECT(nothing_left_in_use, "no device page left in use");
 	return ktap_finish();
 }
