@@ -1,8 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# chroot.sh SUITE [PACKAGES...]: a cached debootstrap chroot of a newer
-# Debian suite (trixie, sid) with what building a module for its kernels
-# needs. The mirror is the one this machine's apt uses. Prints its path.
+# chroot.sh SUITE [PACKAGES...]: a cached debootstrap chroot of a Debian
+# suite (trixie, sid, or this machine's own) with what building a module for
+# its kernels needs. The mirror is the one this machine's apt uses; for this
+# machine's own suite the chroot gets all of its apt entries for that suite
+# (-security, -updates: bookworm's kernel headers are in bookworm-security).
+# The sources are checked on every run. Prints its path.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,6 +23,68 @@ apt_mirror() {
 	echo "$uri"
 }
 
+# host_sources SUITE: this machine's own apt entries for SUITE and
+# SUITE-* (one-line format; deb822 stanzas converted), nothing else: no
+# deb-src, no third-party repository with a suite name of its own.
+host_sources() {
+	local files
+	files=$(ls /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null) || true
+	[ -n "$files" ] || return 0
+	# shellcheck disable=SC2086
+	awk -v suite="$1" '
+	function want(s) { return s == suite || index(s, suite "-") == 1 }
+	function flush(  n, m, i, j, U, S, opt) {
+		if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no") {
+			opt = signed ~ /^\// ? "[signed-by=" signed "] " : ""
+			n = split(uris, U, /[ \t]+/)
+			m = split(suites, S, /[ \t]+/)
+			for (i = 1; i <= n; i++)
+				for (j = 1; j <= m; j++)
+					if (U[i] != "" && want(S[j]))
+						print "deb " opt U[i] " " S[j] " " comps
+		}
+		types = uris = suites = comps = signed = enabled = ""
+	}
+	FNR == 1 { flush(); deb822 = FILENAME ~ /\.sources$/ }
+	/^[ \t]*(#|$)/ { if (deb822 && /^[ \t]*$/) flush(); next }
+	deb822 && /^[A-Za-z-]+:/ {
+		key = tolower($0); sub(/:.*/, "", key)
+		val = $0; sub(/^[^:]*:[ \t]*/, "", val); sub(/[ \t]+$/, "", val)
+		if (key == "types") types = val
+		else if (key == "uris") uris = val
+		else if (key == "suites") suites = val
+		else if (key == "components") comps = val
+		else if (key == "signed-by") signed = val
+		else if (key == "enabled") enabled = val
+		next
+	}
+	!deb822 && $1 == "deb" {
+		i = 2
+		if ($i ~ /^\[/) while ($i !~ /\]$/ && i < NF) i++
+		if ($i ~ /^\[/ || $i ~ /\]$/) i++
+		if (want($(i + 1))) print
+	}
+	END { flush() }
+	' $files
+}
+
+# chroot_sources: what the chroot's /etc/apt/sources.list should say.
+chroot_sources() {
+	local mirror
+	if [ "$suite" = "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" ] &&
+	   [ -n "$(host_sources "$suite")" ]; then
+		host_sources "$suite"
+		return
+	fi
+	mirror=$(apt_mirror)
+	[ -n "$mirror" ] || return 0
+	echo "deb $mirror $suite main"
+	case $suite in
+	trixie) echo "deb $mirror $suite-backports main" ;;
+	esac
+}
+
 if [ ! -f "$dir/.done" ]; then
 	command -v debootstrap >/dev/null || {
 		apt-get update -qq
@@ -31,16 +96,21 @@ if [ ! -f "$dir/.done" ]; then
 	log "debootstrap $suite (a few minutes, once)"
 	debootstrap --variant=minbase "$suite" "$dir" $mirror >"$dir.log" 2>&1 ||
 		{ tail -n 20 "$dir.log" >&2; die "debootstrap $suite failed"; }
-	if [ -n "$mirror" ]; then
-		echo "deb $mirror $suite main" >"$dir/etc/apt/sources.list"
-		case $suite in
-		trixie) echo "deb $mirror $suite-backports main" >>"$dir/etc/apt/sources.list" ;;
-		esac
-	fi
 	# The mirror may be a frozen snapshot whose Release files have expired
 	# (seen with sid): their signatures are still checked.
 	echo 'Acquire::Check-Valid-Until "false";' >"$dir/etc/apt/apt.conf.d/99cohmem"
 	touch "$dir/.done"
+fi
+# The sources, also for a chroot made before they changed (debootstrap's
+# own sources.list has SUITE main only), and the Signed-By keyrings they name.
+sources=$(chroot_sources)
+if [ -n "$sources" ] && [ "$sources" != "$(cat "$dir/etc/apt/sources.list" 2>/dev/null)" ]; then
+	log "writing the $suite chroot's apt sources"
+	for key in $(echo "$sources" | grep -o 'signed-by=[^] ]*' | cut -d= -f2 | sort -u); do
+		[ -e "$dir$key" ] || install -D -m 644 "$key" "$dir$key"
+	done
+	echo "$sources" >"$dir/etc/apt/sources.list"
+	chroot "$dir" apt-get update -qq
 fi
 if [ $# -gt 0 ]; then
 	missing=""

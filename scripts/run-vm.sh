@@ -27,6 +27,8 @@ hotremove)
 	;;
 *) die "unknown mode $mode" ;;
 esac
+# The full lane runs the stress and fuzz programs for minutes, not seconds.
+[ "${COHMEM_LANE:-}" = full ] && append="$append cohmem_stress_secs=120"
 append="$append ${COHMEM_APPEND:-}"
 rm -f "$base.console" "$base.ktap"
 log "booting $kver ($mode, $job)"

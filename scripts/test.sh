@@ -6,7 +6,9 @@
 # checks the guest's kernel log. Ends with "N passed, N failed, N skipped".
 # Environment: COHMEM_CACHE (downloads, default /var/cache/cohmem),
 # COHMEM_OUT (build and logs, default ./out), COHMEM_KERNELS and
-# COHMEM_MODES (subsets), COHMEM_MUTANTS=0 (skip the broken-module check).
+# COHMEM_MODES (subsets), COHMEM_MUTANTS=0 (skip the broken-module check),
+# COHMEM_UPGRADE=0 (skip the DKMS upgrade path), COHMEM_LANE=full (stress
+# and fuzz for two minutes per boot instead of ten seconds).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -65,6 +67,23 @@ for kver in $kernels; do
 	echo "conformance, $kver (raw KTAP and kernel log: $COHMEM_OUT/$kver/)"
 	awk -f "$COHMEM_TOP/scripts/conformance.awk" "$f"
 done
+
+# The DKMS upgrade path: make deb, then in bookworm and trixie chroots the
+# package's postinst, DKMS's kernel hooks, signing, BUILD_EXCLUSIVE, and a
+# boot of the module DKMS installed. COHMEM_UPGRADE=0 skips it.
+if [ "${COHMEM_UPGRADE:-1}" = 1 ]; then
+	log "running the DKMS upgrade path"
+	"$COHMEM_TOP/scripts/upgrade-test.sh" | tee "$COHMEM_OUT/upgrade.ktap" || true
+	p=$(grep '^ok ' "$COHMEM_OUT/upgrade.ktap" | grep -vc '# SKIP' || true)
+	s=$(grep -c '^ok .*# SKIP' "$COHMEM_OUT/upgrade.ktap" || true)
+	f=$(grep -c '^not ok ' "$COHMEM_OUT/upgrade.ktap" || true)
+	[ -s "$COHMEM_OUT/upgrade.ktap" ] || f=1
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+	summary+=$(printf '%-26s %-10s %5s %5s %5s  %s' dkms upgrade "$p" "$f" "$s" \
+		"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $COHMEM_OUT/upgrade.ktap")")$'\n'
+fi
 
 echo
 printf '%-26s %-10s %5s %5s %5s\n' kernel mode pass fail skip

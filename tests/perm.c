@@ -86,8 +86,7 @@ static void granted_group_may_use(void)
 	ret = as_nobody(true, use_device);
 	CHECK(ret == 0, "nobody in the granted group: step %d failed", ret);
 	CHECK(as_nobody(false, open_fails) == 0, "nobody outside the group got in");
-	chmod("/dev/cohmem0", 0600);
-	chown("/dev/cohmem0", 0, 0);
+	CHECK(chmod("/dev/cohmem0", 0600) == 0 && chown("/dev/cohmem0", 0, 0) == 0);
 }
 
 static long vmlck_kb(void)
@@ -156,8 +155,7 @@ static void memlock_charged(void)
 	REQUIRE(chown("/dev/cohmem0", 0, GRANTED) == 0 && chmod("/dev/cohmem0", 0660) == 0);
 	ret = as_nobody(true, memlock_limits);
 	CHECK(ret == 0, "step %d failed", ret);
-	chmod("/dev/cohmem0", 0600);
-	chown("/dev/cohmem0", 0, 0);
+	CHECK(chmod("/dev/cohmem0", 0600) == 0 && chown("/dev/cohmem0", 0, 0) == 0);
 }
 
 /*
