@@ -51,7 +51,8 @@ for m in "${mutants[@]}"; do
 		echo "not ok $i $name # did not build: $(tail -n 1 "$dir/build.err")"
 		continue
 	fi
-	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=150 "$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
+	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=150 COHMEM_APPEND=cohmem_stress_secs=2 \
+		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
 	read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
 		"$dir/$kver/reserved-tests.ktap" "$dir/$kver/reserved-tests.console" 2>/dev/null)
 	if [ "$f" -gt 0 ]; then

@@ -16,19 +16,6 @@
 
 #define COHMEM_SNAP_BATCH	512
 
-/* Nothing to tear down on invalidation: only make the reader retry. */
-static bool cohmem_snap_invalidate(struct mmu_interval_notifier *mni,
-				   const struct mmu_notifier_range *range,
-				   unsigned long cur_seq)
-{
-	mmu_interval_set_seq(mni, cur_seq);
-	return true;
-}
-
-static const struct mmu_interval_notifier_ops cohmem_snap_ops = {
-	.invalidate = cohmem_snap_invalidate,
-};
-
 static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
 {
 	struct page *page;
@@ -58,6 +45,7 @@ static int cohmem_snap_batch(struct mmu_interval_notifier *mni,
 {
 	struct hmm_range range = {
 		.notifier = mni,
+		.notifier_seq = mni->invalidate_seq,
 		.start = start,
 		.end = end,
 		.hmm_pfns = pfns,
@@ -65,23 +53,25 @@ static int cohmem_snap_batch(struct mmu_interval_notifier *mni,
 	};
 	int ret;
 
-	do {
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		range.notifier_seq = mmu_interval_read_begin(mni);
-		mmap_read_lock(mni->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(mni->mm);
-		if (!ret && mmu_interval_read_retry(mni, range.notifier_seq))
-			ret = -EBUSY;
-	} while (ret == -EBUSY);
+	mmap_read_lock(mni->mm);
+	ret = hmm_range_fault(&range);
+	mmap_read_unlock(mni->mm);
 	return ret;
 }
 
 int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 {
 	u8 __user *ubuf = u64_to_user_ptr(s->buf);
-	struct mmu_interval_notifier mni;
+	/*
+	 * hmm_range_fault() takes an interval notifier to detect concurrent
+	 * invalidations. Inserting one registers the mm with the MMU notifier
+	 * core the first time, under mm_take_all_locks(), which the fuzzer
+	 * saw hang against fork and exit in related processes (6.1). A
+	 * snapshot is a report, stale once copied out anyway: walk under
+	 * mmap_lock with a notifier that is never inserted, so its sequence
+	 * never moves and nothing is retried.
+	 */
+	struct mmu_interval_notifier mni = { .mm = current->mm };
 	unsigned long addr, i, n, end = s->addr + s->len;
 	unsigned long *pfns;
 	u8 *states;
@@ -95,17 +85,16 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	ret = mmu_interval_notifier_insert(&mni, current->mm, s->addr, s->len,
-					   &cohmem_snap_ops);
-	if (ret)
-		goto out_free;
-
 	memset(s->count, 0, sizeof(s->count));
 	for (addr = s->addr; addr < end; addr += n << PAGE_SHIFT) {
 		n = min_t(unsigned long, (end - addr) >> PAGE_SHIFT, COHMEM_SNAP_BATCH);
 		ret = cohmem_snap_batch(&mni, pfns, addr, addr + (n << PAGE_SHIFT));
 		if (ret)
 			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		for (i = 0; i < n; i++) {
 			states[i] = cohmem_page_state(cd, pfns[i]);
 			s->count[states[i] & COHMEM_STATE_MASK]++;
@@ -115,7 +104,6 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 			break;
 		}
 	}
-	mmu_interval_notifier_remove(&mni);
 out_free:
 	kfree(states);
 	kfree(pfns);

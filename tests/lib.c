@@ -229,43 +229,32 @@ int snapshot(int fd, void *addr, size_t npages, uint8_t *states,
 	return ret;
 }
 
-static uint8_t *snap(int fd, void *addr, size_t npages)
+/* Pages of the range whose state byte, masked, is (or with !eq is not) val. */
+static long count_states(int fd, void *addr, size_t npages, uint8_t mask,
+			 uint8_t val, bool eq)
 {
 	uint8_t *st = malloc(npages);
+	long n = 0;
+	size_t i;
 
-	if (st && snapshot(fd, addr, npages, st, NULL)) {
+	if (!st || snapshot(fd, addr, npages, st, NULL)) {
 		free(st);
-		st = NULL;
+		return -1;
 	}
-	return st;
+	for (i = 0; i < npages; i++)
+		n += ((st[i] & mask) == val) == eq;
+	free(st);
+	return n;
 }
 
 long count_not_state(int fd, void *addr, size_t npages, uint8_t state)
 {
-	uint8_t *st = snap(fd, addr, npages);
-	long n = 0;
-	size_t i;
-
-	if (!st)
-		return -1;
-	for (i = 0; i < npages; i++)
-		n += (st[i] & COHMEM_STATE_MASK) != state;
-	free(st);
-	return n;
+	return count_states(fd, addr, npages, COHMEM_STATE_MASK, state, false);
 }
 
 long count_flag(int fd, void *addr, size_t npages, uint8_t flag)
 {
-	uint8_t *st = snap(fd, addr, npages);
-	long n = 0;
-	size_t i;
-
-	if (!st)
-		return -1;
-	for (i = 0; i < npages; i++)
-		n += !!(st[i] & flag);
-	free(st);
-	return n;
+	return count_states(fd, addr, npages, flag, flag, true);
 }
 
 uint64_t pagemap_pfn(const void *addr)
