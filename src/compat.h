@@ -45,6 +45,7 @@
 #elif !COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY && !COHMEM_HAVE_ALLOC_PAGES_BULK
 #error "no bulk page allocator"
 #endif
+/* Probed for THP device migration (6.19+), which cohmem does not do yet. */
 #ifndef COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
 #error "probe migrate_vma_select_compound.c did not run"
 #endif
