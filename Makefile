@@ -63,33 +63,25 @@ dkms-src:
 	install -d $(DESTDIR)$(DKMS_SRC_DIR)
 	cp --parents -- $(DKMS_FILES) $(DESTDIR)$(DKMS_SRC_DIR)/
 
-# Refuse to touch /usr/src/cohmem-VERSION when the cohmem-dkms package owns it.
-define not_packaged
+# Undo a checkout's DKMS registration; refuse to touch
+# /usr/src/cohmem-VERSION when the cohmem-dkms package owns it.
+dkms-remove:
 	@if dpkg-query -S $(DKMS_SRC_DIR) >/dev/null 2>&1; then \
 		echo "$(DKMS_SRC_DIR) belongs to the cohmem-dkms package: apt remove cohmem-dkms first" >&2; \
 		exit 1; \
 	fi
-endef
-
-dkms-install:
-	$(not_packaged)
 	@if [ -n "$$(dkms status -m cohmem -v $(VERSION))" ]; then \
 		echo "dkms remove cohmem/$(VERSION) --all"; \
 		dkms remove cohmem/$(VERSION) --all; \
 	fi
 	rm -rf $(DKMS_SRC_DIR)
+
+# A fresh copy every time: whatever an earlier dkms-install left goes first.
+dkms-install: dkms-remove
 	$(MAKE) --no-print-directory dkms-src DESTDIR=
 	dkms add -m cohmem -v $(VERSION)
 	dkms build -m cohmem -v $(VERSION) -k $(KVER)
 	dkms install -m cohmem -v $(VERSION) -k $(KVER)
-
-dkms-remove:
-	$(not_packaged)
-	@if [ -n "$$(dkms status -m cohmem -v $(VERSION))" ]; then \
-		echo "dkms remove cohmem/$(VERSION) --all"; \
-		dkms remove cohmem/$(VERSION) --all; \
-	fi
-	rm -rf $(DKMS_SRC_DIR)
 
 # make deb: dpkg-buildpackage -us -uc -b in a copy of the tree's source files
 # (out/deb/build/, removed afterwards), so nothing it generates lands in the
