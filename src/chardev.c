@@ -211,11 +211,16 @@ static const struct file_operations cohmem_fops = {
 
 int cohmem_chardev_register(struct cohmem_dev *cd)
 {
+	int ret;
+
 	cd->misc.minor = MISC_DYNAMIC_MINOR;
 	cd->misc.name = cd->name;
 	cd->misc.fops = &cohmem_fops;
 	cd->misc.mode = 0600;
-	return misc_register(&cd->misc);
+	ret = misc_register(&cd->misc);
+	if (ret)
+		cd->misc.fops = NULL;	/* not registered: nothing to undo */
+	return ret;
 }
 
 void cohmem_chardev_unregister(struct cohmem_dev *cd)

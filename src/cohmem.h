@@ -60,6 +60,7 @@ struct cohmem_dev {
 struct cohmem_file {
 	struct cohmem_dev *cd;
 	struct xarray pins;	/* handle -> struct cohmem_pinned */
+	u32 next_handle;	/* handles are handed out cyclically */
 };
 
 /* region.c */

@@ -40,7 +40,8 @@ static unsigned int cohmem_ndevs;
 
 static void cohmem_dev_destroy(struct cohmem_dev *cd)
 {
-	cohmem_chardev_unregister(cd);
+	if (cd->misc.fops)
+		cohmem_chardev_unregister(cd);
 	cohmem_evict_all_wait(cd);
 	cohmem_pagemap_fini(cd);
 	cohmem_region_release(&cd->region);
@@ -74,9 +75,6 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 	ret = cohmem_pagemap_init(cd);
 	if (ret)
 		goto out_region;
-	ret = cohmem_chardev_register(cd);
-	if (ret)
-		goto out_pagemap;
 
 	cohmem_devs[cohmem_ndevs++] = cd;
 	pr_info("%s: %llu MiB of coherent device memory at [%#llx-%#llx] (%s)\n",
@@ -86,8 +84,6 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 							      "hot-removed System RAM");
 	return 0;
 
-out_pagemap:
-	cohmem_pagemap_fini(cd);
 out_region:
 	cohmem_region_release(&cd->region);
 out_free:
@@ -152,6 +148,12 @@ static int __init cohmem_init(void)
 		for (i = 0; i < devices && !ret; i++)
 			ret = cohmem_dev_create(0, 0, hot_size);
 	}
+	/*
+	 * /dev/cohmemN appears only once every device exists: a later device
+	 * failing must not free one that somebody already opened.
+	 */
+	for (i = 0; i < cohmem_ndevs && !ret; i++)
+		ret = cohmem_chardev_register(cohmem_devs[i]);
 	if (ret)
 		cohmem_destroy_all();
 	return ret;

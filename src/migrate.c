@@ -21,6 +21,7 @@
 
 struct cohmem_batch {
 	unsigned long allocated;	/* device pages this call placed so far */
+	bool no_room;			/* eviction found nothing to evict */
 	unsigned long src[COHMEM_BATCH];
 	unsigned long dst[COHMEM_BATCH];
 	struct page *pages[COHMEM_BATCH];
@@ -93,8 +94,12 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	for (i = 0; i < n; i++)
 		want += !!(b->src[i] & MIGRATE_PFN_MIGRATE);
 	got = cohmem_alloc_pages(cd, b->pages, want);
-	if (got < want && READ_ONCE(cohmem_evict_on_full)) {
-		m->evicted += cohmem_make_room(cd, want - got, b->allocated + got);
+	if (got < want && !b->no_room && READ_ONCE(cohmem_evict_on_full)) {
+		u64 evicted = cohmem_make_room(cd, want - got, b->allocated + got);
+
+		/* Everything in use is pinned or busy: do not rescan per batch. */
+		b->no_room = !evicted;
+		m->evicted += evicted;
 		got += cohmem_alloc_pages(cd, b->pages + got, want - got);
 	}
 	b->allocated += got;
@@ -252,6 +257,7 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 	if (!b)
 		return -ENOMEM;
 	b->allocated = 0;
+	b->no_room = false;
 
 	mmap_read_lock(mm);
 	/* The whole range must be mapped: check before moving anything. */
@@ -329,6 +335,8 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		*evicted += moved;
 		*busy += in_use > moved ? in_use - moved : 0;
 		atomic64_add(moved, &cd->evicted);
+		if (fatal_signal_pending(current))
+			break;	/* unload retries; EVICT reports what it did */
 		cond_resched();
 	}
 	kfree(b);

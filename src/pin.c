@@ -159,8 +159,10 @@ int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
 	for (i = 0; i < n; i++)
 		p->ndevice += is_device_coherent_page(pin->pages[i]);
 	/* Once in the xarray, another thread may unpin it: hands off. */
-	ret = xa_alloc(&cf->pins, &handle, pin, xa_limit_31b, GFP_KERNEL);
-	if (ret)
+	/* Cyclic: a stale UNPIN must not drop a pin that reused its handle. */
+	ret = xa_alloc_cyclic(&cf->pins, &handle, pin, xa_limit_31b,
+			      &cf->next_handle, GFP_KERNEL);
+	if (ret < 0)
 		goto undo;
 	p->handle = handle;
 	return 0;

@@ -39,9 +39,14 @@ static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
 	return state;
 }
 
-static int cohmem_snap_batch(struct mmu_interval_notifier *mni,
-			     unsigned long *pfns, unsigned long start,
-			     unsigned long end)
+/*
+ * Read [start, end) and classify each page while mmap_lock still keeps the
+ * page tables, and so the pages they map, from going away under us.
+ */
+static int cohmem_snap_batch(struct cohmem_dev *cd,
+			     struct mmu_interval_notifier *mni,
+			     unsigned long *pfns, u8 *states,
+			     unsigned long start, unsigned long end)
 {
 	struct hmm_range range = {
 		.notifier = mni,
@@ -51,10 +56,14 @@ static int cohmem_snap_batch(struct mmu_interval_notifier *mni,
 		.hmm_pfns = pfns,
 		/* default_flags = 0 and no mask: report, never fault. */
 	};
+	unsigned long i;
 	int ret;
 
+	memset(pfns, 0, ((end - start) >> PAGE_SHIFT) * sizeof(*pfns));
 	mmap_read_lock(mni->mm);
 	ret = hmm_range_fault(&range);
+	for (i = 0; !ret && i < (end - start) >> PAGE_SHIFT; i++)
+		states[i] = cohmem_page_state(cd, pfns[i]);
 	mmap_read_unlock(mni->mm);
 	return ret;
 }
@@ -88,17 +97,16 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 	memset(s->count, 0, sizeof(s->count));
 	for (addr = s->addr; addr < end; addr += n << PAGE_SHIFT) {
 		n = min_t(unsigned long, (end - addr) >> PAGE_SHIFT, COHMEM_SNAP_BATCH);
-		ret = cohmem_snap_batch(&mni, pfns, addr, addr + (n << PAGE_SHIFT));
+		ret = cohmem_snap_batch(cd, &mni, pfns, states, addr,
+					addr + (n << PAGE_SHIFT));
 		if (ret)
 			break;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			states[i] = cohmem_page_state(cd, pfns[i]);
+		for (i = 0; i < n; i++)
 			s->count[states[i] & COHMEM_STATE_MASK]++;
-		}
 		if (copy_to_user(ubuf + ((addr - s->addr) >> PAGE_SHIFT), states, n)) {
 			ret = -EFAULT;
 			break;
