@@ -107,6 +107,13 @@ void run_case(const char *name, void (*fn)(void))
 		ktap_result(!case_failure[0], name, "%s", case_failure);
 }
 
+bool race_evict(void)
+{
+	const char *v = getenv("COHMEM_RACE_EVICT");
+
+	return v && *v == '1';
+}
+
 int xioctl(int fd, unsigned long req, void *arg)
 {
 	return ioctl(fd, req, arg) ? -errno : 0;

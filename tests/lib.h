@@ -71,6 +71,15 @@ uint64_t pagemap_pfn(const void *addr);
 long count_pfn_in_dev(const struct cohmem_info *info, const void *addr,
 		      size_t npages);
 
+/*
+ * Device-side eviction (migrate_device_range()) racing the owning process's
+ * munmap or exit can oops in the kernel's restore path: remove_migration_ptes()
+ * trusts a page's anon_vma that nobody pinned (seen on 6.1 under cohmem-fuzz;
+ * the code is the same in 6.12 and 7.3). Stress and fuzz leave that race out
+ * unless COHMEM_RACE_EVICT=1 asks to reproduce it.
+ */
+bool race_evict(void);
+
 /* ioctl returning -errno instead of -1. */
 int xioctl(int fd, unsigned long req, void *arg);
 

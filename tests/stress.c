@@ -75,6 +75,8 @@ static void *worker(void *arg)
 			}
 			break;
 		case 3:
+			if (!race_evict())
+				break;	/* see race_evict() */
 			memset(&e, 0, sizeof(e));
 			e.flags = COHMEM_EVICT_ALL;
 			xioctl(dev_fd, COHMEM_IOC_EVICT, &e);
