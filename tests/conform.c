@@ -359,23 +359,15 @@ static void longterm_partial(void)
 	char *p = map_anon(N, false);
 	struct cohmem_migrate m;
 	struct cohmem_pin pn;
-	struct cohmem_unpin up;
 
 	REQUIRE(p);
 	fill(p, N, 15);
 	REQUIRE(migrate(dev_fd, p + N / 2 * page_size, N / 2, true, &m) == 0 && m.moved == N / 2);
-	memset(&pn, 0, sizeof(pn));
-	pn.addr = (uintptr_t)p;
-	pn.len = N * page_size;
-	pn.mode = COHMEM_PIN_LONGTERM;
-	pn.flags = COHMEM_PIN_WRITE;
-	REQUIRE(xioctl(dev_fd, COHMEM_IOC_PIN, &pn) == 0);
+	REQUIRE(pin(dev_fd, p, N, COHMEM_PIN_LONGTERM, &pn) == 0);
 	CHECK(pn.ndevice == 0);
 	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
 	CHECK(verify(p, N, 15) == -1);
-	up.handle = pn.handle;
-	up.flags = 0;
-	CHECK(xioctl(dev_fd, COHMEM_IOC_UNPIN, &up) == 0);
+	CHECK(unpin(dev_fd, pn.handle) == 0);
 	munmap(p, N * page_size);
 }
 
@@ -388,17 +380,11 @@ static void pin_across_fork(void)
 {
 	char *p = on_device(dev_fd, N, 16);
 	struct cohmem_pin pn;
-	struct cohmem_unpin up;
 	int status;
 	pid_t pid;
 
 	REQUIRE(p);
-	memset(&pn, 0, sizeof(pn));
-	pn.addr = (uintptr_t)p;
-	pn.len = N * page_size;
-	pn.mode = COHMEM_PIN_SHORT;
-	pn.flags = COHMEM_PIN_WRITE;
-	REQUIRE(xioctl(dev_fd, COHMEM_IOC_PIN, &pn) == 0 && pn.ndevice == N);
+	REQUIRE(pin(dev_fd, p, N, COHMEM_PIN_SHORT, &pn) == 0 && pn.ndevice == N);
 	pid = fork();
 	if (pid == 0)
 		_exit((count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) != 0) |
@@ -408,9 +394,7 @@ static void pin_across_fork(void)
 	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
 	CHECK(count_flag(dev_fd, p, N, COHMEM_PAGE_PINNED) == N);
 	CHECK(verify(p, N, 16) == -1);
-	up.handle = pn.handle;
-	up.flags = 0;
-	CHECK(xioctl(dev_fd, COHMEM_IOC_UNPIN, &up) == 0);
+	CHECK(unpin(dev_fd, pn.handle) == 0);
 	munmap(p, N * page_size);
 }
 

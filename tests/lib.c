@@ -237,6 +237,23 @@ int snapshot(int fd, void *addr, size_t npages, uint8_t *states,
 }
 
 /* Pages of the range whose state byte, masked, is (or with !eq is not) val. */
+int pin(int fd, void *addr, size_t n, unsigned int mode, struct cohmem_pin *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->addr = (uintptr_t)addr;
+	out->len = n * page_size;
+	out->mode = mode;
+	out->flags = COHMEM_PIN_WRITE;
+	return xioctl(fd, COHMEM_IOC_PIN, out);
+}
+
+int unpin(int fd, unsigned int handle)
+{
+	struct cohmem_unpin u = { .handle = handle };
+
+	return xioctl(fd, COHMEM_IOC_UNPIN, &u);
+}
+
 static long count_states(int fd, void *addr, size_t npages, uint8_t mask,
 			 uint8_t val, bool eq)
 {

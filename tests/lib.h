@@ -80,6 +80,10 @@ long count_pfn_in_dev(const struct cohmem_info *info, const void *addr,
  */
 bool race_evict(void);
 
+/* PIN n pages for write in a mode (out: handle, counts); UNPIN a handle. */
+int pin(int fd, void *addr, size_t n, unsigned int mode, struct cohmem_pin *out);
+int unpin(int fd, unsigned int handle);
+
 /* ioctl returning -errno instead of -1. */
 int xioctl(int fd, unsigned long req, void *arg);
 

@@ -29,24 +29,6 @@ static const char *const mode_name[] = {
 	[COHMEM_PIN_GET_FAST] = "get_user_pages_fast()",
 };
 
-static int pin(int fd, void *addr, size_t n, unsigned int mode,
-	       struct cohmem_pin *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->addr = (uintptr_t)addr;
-	out->len = n * page_size;
-	out->mode = mode;
-	out->flags = COHMEM_PIN_WRITE;
-	return xioctl(fd, COHMEM_IOC_PIN, out);
-}
-
-static int unpin(int fd, unsigned int handle)
-{
-	struct cohmem_unpin u = { .handle = handle };
-
-	return xioctl(fd, COHMEM_IOC_UNPIN, &u);
-}
-
 /* n pages of pattern seed, all on the device. */
 static char *on_device(size_t n, unsigned int seed)
 {
