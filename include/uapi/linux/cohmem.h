@@ -20,6 +20,14 @@
 #define COHMEM_SOURCE_RESERVED	1	/* memmap=SIZE$ADDR, passed as reserved= */
 #define COHMEM_SOURCE_HOTREMOVE	2	/* System RAM hot-removed at load */
 
+/* What the kernel sees (cohmem_info.type). */
+#define COHMEM_TYPE_COHERENT	1	/* MEMORY_DEVICE_COHERENT: CPU-mapped */
+#define COHMEM_TYPE_PRIVATE	2	/* MEMORY_DEVICE_PRIVATE: CPU faults back */
+
+/* What this kernel and module offer (cohmem_info.features). */
+#define COHMEM_FEATURE_HUGE	(1U << 0)	/* COHMEM_MIGRATE_HUGE works */
+#define COHMEM_FEATURE_PRIVATE	(1U << 1)	/* type=private can be loaded */
+
 struct cohmem_info {
 	__u32 abi_version;	/* COHMEM_ABI_VERSION */
 	__u32 id;		/* N of /dev/cohmemN */
@@ -35,20 +43,33 @@ struct cohmem_info {
 	__u64 migrated_to_sys;	/* by COHMEM_IOC_MIGRATE_TO_SYS */
 	__u64 evicted;		/* by COHMEM_IOC_EVICT and at unload */
 	__u64 freed;		/* every return to the allocator, whoever freed */
-	__u64 reserved[6];
+	__u32 type;		/* COHMEM_TYPE_* */
+	__u32 features;		/* COHMEM_FEATURE_* */
+	/* proc_limit: device pages one process may hold, all devices; 0: none */
+	__u64 proc_limit_pages;
+	__u64 reserved[4];
 };
 
 /*
  * MIGRATE_TO_DEV / MIGRATE_TO_SYS: move the anonymous pages of
  * [addr, addr + len) to this device's memory, or from it back to system RAM.
  * Never-touched pages of an anonymous mapping become zero-filled device
- * pages. Every page of the range is counted in exactly one of the out
- * fields. The whole range must be mapped (-EFAULT otherwise).
+ * pages. Every page of the range is counted in exactly one of moved and the
+ * skipped_* fields. The whole range must be mapped (-EFAULT otherwise).
  */
+
+/*
+ * MIGRATE_TO_DEV: move 2 MiB-aligned stretches mapped by a transparent huge
+ * page (or not populated) as one 2 MiB device folio, when the device has an
+ * aligned free run; anything else moves 4 KiB at a time. Needs
+ * COHMEM_FEATURE_HUGE (-EOPNOTSUPP otherwise). Not for MIGRATE_TO_SYS: a
+ * device folio always comes back whole when it can.
+ */
+#define COHMEM_MIGRATE_HUGE	(1U << 0)
 struct cohmem_migrate {
 	__u64 addr;		/* in */
 	__u64 len;		/* in */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: COHMEM_MIGRATE_* */
 	__u32 pad;		/* must be 0 */
 	__u64 moved;		/* out: pages migrated */
 	__u64 skipped_busy;	/* out: extra references (pinned...) or locked */
@@ -61,7 +82,11 @@ struct cohmem_migrate {
 	 * pinned ones), when the device is full and evict_on_full is set
 	 */
 	__u64 evicted;
-	__u64 reserved[3];
+	/* out: of moved, pages that moved as part of a 2 MiB folio */
+	__u64 huge;
+	/* out: not moved to the device: the process is at proc_limit */
+	__u64 skipped_limit;
+	__u64 reserved[1];
 };
 
 /* Pin modes (cohmem_pin.mode): how the kernel is asked for the pages. */
