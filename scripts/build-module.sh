@@ -14,7 +14,8 @@ if [ "$(kernel_builder "$kver")" = host ]; then
 	build=$COHMEM_OUT/$kver/build
 	inner=$build
 else
-	inner=/opt/cohmem/build/$kver
+	# One build tree per output directory: runs may share a chroot.
+	inner=/opt/cohmem/build/$(realpath -m "$COHMEM_OUT" | md5sum | cut -c1-8)/$kver
 	build=$(builder_root "$kver")$inner
 fi
 rm -rf "$build"

@@ -47,6 +47,8 @@ static void cohmem_fill_info(struct cohmem_dev *cd, struct cohmem_info *info)
 	info->migrated_to_sys = atomic64_read(&cd->migrated_to_sys);
 	info->evicted = atomic64_read(&cd->evicted);
 	info->freed = atomic64_read(&cd->freed);
+	info->type = COHMEM_TYPE_COHERENT;
+	info->proc_limit_pages = cohmem_proc_limit_pages();
 }
 
 static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
@@ -64,6 +66,8 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 	m->skipped_nomem = 0;
 	m->skipped_other = 0;
 	m->evicted = 0;
+	m->huge = 0;
+	m->skipped_limit = 0;
 	return cohmem_migrate(cd, m, to_dev);
 }
 

@@ -71,11 +71,22 @@ void cohmem_region_release(struct cohmem_region *r);
 /* main.c */
 extern bool cohmem_evict_on_full;
 
+/* limit.c */
+struct cohmem_owner;
+unsigned long cohmem_proc_limit_pages(void);
+struct cohmem_owner *cohmem_owner_get(const struct mm_struct *mm);
+void cohmem_owner_put(struct cohmem_owner *o);
+unsigned long cohmem_owner_charge(struct cohmem_owner *o, unsigned long want);
+void cohmem_owner_uncharge(struct cohmem_owner *o, unsigned long n);
+void cohmem_owner_set(struct page *page, struct cohmem_owner *o);
+void cohmem_owner_page_freed(struct page *page, unsigned long nr);
+void cohmem_owners_check_empty(void);
+
 /* pagemap.c */
 int cohmem_pagemap_init(struct cohmem_dev *cd);
 void cohmem_pagemap_fini(struct cohmem_dev *cd);
 unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
-				 unsigned long n);
+				 unsigned long n, struct cohmem_owner *o);
 struct cohmem_dev *cohmem_page_dev(struct page *page);
 
 static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)

@@ -162,6 +162,7 @@ static int __init cohmem_init(void)
 static void __exit cohmem_exit(void)
 {
 	cohmem_destroy_all();
+	cohmem_owners_check_empty();
 }
 
 module_init(cohmem_init);

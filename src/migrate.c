@@ -20,6 +20,7 @@
 #include "cohmem.h"
 
 struct cohmem_batch {
+	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
 	unsigned long allocated;	/* device pages this call placed so far */
 	bool no_room;			/* eviction found nothing to evict */
 	unsigned long src[COHMEM_BATCH];
@@ -88,20 +89,24 @@ static u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
 static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 			    unsigned long n, struct cohmem_migrate *m)
 {
-	unsigned long i, want = 0, got, j = 0;
-	u64 *nomem = &m->skipped_nomem;
+	unsigned long i, want = 0, allowed, got, j = 0;
 
 	for (i = 0; i < n; i++)
 		want += !!(b->src[i] & MIGRATE_PFN_MIGRATE);
-	got = cohmem_alloc_pages(cd, b->pages, want);
-	if (got < want && !b->no_room && READ_ONCE(cohmem_evict_on_full)) {
-		u64 evicted = cohmem_make_room(cd, want - got, b->allocated + got);
+	/* The process's share first (proc_limit), then the device's room. */
+	allowed = cohmem_owner_charge(b->owner, want);
+	got = cohmem_alloc_pages(cd, b->pages, allowed, b->owner);
+	if (got < allowed && !b->no_room && READ_ONCE(cohmem_evict_on_full)) {
+		u64 evicted = cohmem_make_room(cd, allowed - got,
+					       b->allocated + got);
 
 		/* Everything in use is pinned or busy: do not rescan per batch. */
 		b->no_room = !evicted;
 		m->evicted += evicted;
-		got += cohmem_alloc_pages(cd, b->pages + got, want - got);
+		got += cohmem_alloc_pages(cd, b->pages + got, allowed - got,
+					  b->owner);
 	}
+	cohmem_owner_uncharge(b->owner, allowed - got);
 	b->allocated += got;
 
 	for (i = 0; i < n; i++) {
@@ -111,8 +116,11 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 		b->dst[i] = 0;
 		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (j == got) {
-			(*nomem)++;
+		if (j >= got) {
+			if (j++ < allowed)
+				m->skipped_nomem++;
+			else
+				m->skipped_limit++;
 			continue;
 		}
 		dpage = b->pages[j++];
@@ -241,6 +249,7 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 	m->moved += again.moved;
 	m->skipped_busy += again.skipped_busy;
 	m->skipped_nomem += again.skipped_nomem;
+	m->skipped_limit += again.skipped_limit;
 	m->skipped_other += again.skipped_other;
 	m->evicted += again.evicted;
 }
@@ -258,6 +267,14 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 		return -ENOMEM;
 	b->allocated = 0;
 	b->no_room = false;
+	b->owner = NULL;
+	if (to_dev) {
+		b->owner = cohmem_owner_get(mm);
+		if (!b->owner) {
+			kfree(b);
+			return -ENOMEM;
+		}
+	}
 
 	mmap_read_lock(mm);
 	/* The whole range must be mapped: check before moving anything. */
@@ -283,6 +300,7 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 	}
 out:
 	mmap_read_unlock(mm);
+	cohmem_owner_put(b->owner);
 	kfree(b);
 	return ret;
 }

@@ -26,6 +26,7 @@ static void cohmem_page_free(struct page *page)
 	struct cohmem_dev *cd = cohmem_pgmap_dev(cohmem_page_pgmap(page));
 	unsigned long idx = page_to_pfn(page) - cd->base_pfn;
 
+	cohmem_owner_page_freed(page, 1);
 	/* The page's last uses happen before it can be allocated again. */
 	smp_mb__before_atomic();
 	set_bit(idx, cd->free_map);
@@ -48,11 +49,12 @@ struct cohmem_dev *cohmem_page_dev(struct page *page)
 
 /*
  * Allocate up to @n device pages into @pages, each with one reference and
- * locked, as migrate_vma_pages() wants its destination pages. Returns how
- * many were allocated; fewer than @n means the device is full.
+ * locked, as migrate_vma_pages() wants its destination pages, and each
+ * carrying one of @o's charges (see limit.c). Returns how many were
+ * allocated; fewer than @n means the device is full.
  */
 unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
-				 unsigned long n)
+				 unsigned long n, struct cohmem_owner *o)
 {
 	unsigned long got = 0, bit, start, end, last = 0;
 	int pass;
@@ -81,8 +83,10 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 	spin_unlock(&cd->alloc_lock);
 	atomic_long_sub(got, &cd->nfree);
 
-	for (bit = 0; bit < got; bit++)
+	for (bit = 0; bit < got; bit++) {
 		cohmem_zone_device_page_init(pages[bit], &cd->pgmap);
+		cohmem_owner_set(pages[bit], o);
+	}
 	return got;
 }
 

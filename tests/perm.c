@@ -194,13 +194,86 @@ static void own_address_space(void)
 	munmap(shared, 64 * page_size);
 }
 
+static int set_proc_limit(size_t pages)
+{
+	FILE *f = fopen("/sys/module/cohmem/parameters/proc_limit", "w");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fprintf(f, "%zu\n", pages * page_size) > 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+/*
+ * expect: proc_limit caps the device pages one process holds over all
+ * devices: past it pages stay in system RAM (skipped_limit), data intact;
+ * freeing device pages makes room again; another process has its own
+ * share; no limit, no cap.
+ */
+static void proc_limit_caps(void)
+{
+	int fd1 = open("/dev/cohmem1", O_RDWR);
+	char *p = map_anon(192, false);
+	struct cohmem_migrate m;
+	int status;
+	pid_t pid;
+
+	REQUIRE(fd1 >= 0 && p, "needs /dev/cohmem1: %s", strerror(errno));
+	fill(p, 192, 54);
+	REQUIRE(set_proc_limit(128) == 0);
+	CHECK(get_info(dev_fd).proc_limit_pages == 128, "INFO says %llu",
+	      (unsigned long long)get_info(dev_fd).proc_limit_pages);
+	CHECK(migrate(dev_fd, p, 96, true, &m) == 0 && m.moved == 96,
+	      "moved %llu", (unsigned long long)m.moved);
+	/* The share counts both devices: 32 more fit, on device 1. */
+	CHECK(migrate(fd1, p + 96 * page_size, 96, true, &m) == 0 &&
+	      m.moved == 32 && m.skipped_limit == 64 && !m.skipped_nomem,
+	      "device 1: moved %llu, limit %llu, nomem %llu",
+	      (unsigned long long)m.moved, (unsigned long long)m.skipped_limit,
+	      (unsigned long long)m.skipped_nomem);
+	CHECK(count_not_state(dev_fd, p, 96, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_not_state(fd1, p + 96 * page_size, 32, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_not_state(fd1, p + 128 * page_size, 64, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(verify(p, 192, 54) == -1, "data changed");
+
+	/* Another process has a share of its own. */
+	pid = fork();
+	if (pid == 0) {
+		char *c = map_anon(64, false);
+
+		fill(c, 64, 55);
+		_exit(!c || migrate(dev_fd, c, 64, true, &m) || m.moved != 64 ||
+		      verify(c, 64, 55) != -1);
+	}
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "the child got no share of its own: %#x", status);
+
+	/* Device pages freed (here: migrated back) give the share back. */
+	REQUIRE(migrate(dev_fd, p, 32, false, &m) == 0 && m.moved == 32);
+	CHECK(migrate(dev_fd, p + 128 * page_size, 64, true, &m) == 0 &&
+	      m.moved == 32 && m.skipped_limit == 32,
+	      "after freeing 32: moved %llu, limit %llu",
+	      (unsigned long long)m.moved, (unsigned long long)m.skipped_limit);
+	REQUIRE(set_proc_limit(0) == 0);
+	CHECK(migrate(dev_fd, p + 160 * page_size, 32, true, &m) == 0 &&
+	      m.moved == 32, "no limit: moved %llu", (unsigned long long)m.moved);
+	CHECK(count_not_state(dev_fd, p + 128 * page_size, 64, COHMEM_STATE_DEVICE) == 0);
+	CHECK(verify(p, 192, 54) == -1, "data changed");
+	munmap(p, 192 * page_size);
+	close(fd1);
+}
+
 int main(void)
 {
 	test_init(0);
-	ktap_plan(4);
+	ktap_plan(5);
 	RUN(node_root_only);
 	RUN(granted_group_may_use);
 	RUN(memlock_charged);
 	RUN(own_address_space);
+	RUN(proc_limit_caps);
+	set_proc_limit(0);
 	return ktap_finish();
 }
