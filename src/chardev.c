@@ -56,7 +56,7 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 {
 	int ret;
 
-	if (m->flags || m->pad || !cohmem_zero(m->reserved, sizeof(m->reserved)))
+	if (m->flags || m->pad || m->reserved)
 		return -EINVAL;
 	ret = cohmem_check_range(m->addr, m->len);
 	if (ret)

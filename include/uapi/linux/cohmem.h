@@ -86,7 +86,7 @@ struct cohmem_migrate {
 	__u64 huge;
 	/* out: not moved to the device: the process is at proc_limit */
 	__u64 skipped_limit;
-	__u64 reserved[1];
+	__u64 reserved;		/* must be 0 */
 };
 
 /* Pin modes (cohmem_pin.mode): how the kernel is asked for the pages. */
