@@ -56,7 +56,7 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 {
 	int ret;
 
-	if (m->flags || m->pad || m->reserved)
+	if (m->flags || m->pad || !cohmem_zero(m->reserved, sizeof(m->reserved)))
 		return -EINVAL;
 	ret = cohmem_check_range(m->addr, m->len);
 	if (ret)
@@ -66,7 +66,6 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 	m->skipped_nomem = 0;
 	m->skipped_other = 0;
 	m->evicted = 0;
-	m->huge = 0;
 	m->skipped_limit = 0;
 	return cohmem_migrate(cd, m, to_dev);
 }

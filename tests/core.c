@@ -353,7 +353,7 @@ static void bad_arguments(void)
 	MIG(0xffff888000000000ULL, len, m.flags, 0, -EFAULT);	/* kernel address */
 	MIG(p, len, m.flags, 1, -EINVAL);		/* unknown flag */
 	MIG(p, len, m.pad, 1, -EINVAL);
-	MIG(p, len, m.reserved, 1, -EINVAL);
+	MIG(p, len, m.reserved[1], 1, -EINVAL);
 	hole = map_anon(16, false);
 	REQUIRE(hole);
 	munmap(hole + 4 * page_size, page_size);

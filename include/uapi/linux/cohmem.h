@@ -25,8 +25,7 @@
 #define COHMEM_TYPE_PRIVATE	2	/* MEMORY_DEVICE_PRIVATE: CPU faults back */
 
 /* What this kernel and module offer (cohmem_info.features). */
-#define COHMEM_FEATURE_HUGE	(1U << 0)	/* COHMEM_MIGRATE_HUGE works */
-#define COHMEM_FEATURE_PRIVATE	(1U << 1)	/* type=private can be loaded */
+#define COHMEM_FEATURE_PRIVATE	(1U << 0)	/* type=private can be loaded */
 
 struct cohmem_info {
 	__u32 abi_version;	/* COHMEM_ABI_VERSION */
@@ -58,18 +57,10 @@ struct cohmem_info {
  * skipped_* fields. The whole range must be mapped (-EFAULT otherwise).
  */
 
-/*
- * MIGRATE_TO_DEV: move 2 MiB-aligned stretches mapped by a transparent huge
- * page (or not populated) as one 2 MiB device folio, when the device has an
- * aligned free run; anything else moves 4 KiB at a time. Needs
- * COHMEM_FEATURE_HUGE (-EOPNOTSUPP otherwise). Not for MIGRATE_TO_SYS: a
- * device folio always comes back whole when it can.
- */
-#define COHMEM_MIGRATE_HUGE	(1U << 0)
 struct cohmem_migrate {
 	__u64 addr;		/* in */
 	__u64 len;		/* in */
-	__u32 flags;		/* in: COHMEM_MIGRATE_* */
+	__u32 flags;		/* in: must be 0 */
 	__u32 pad;		/* must be 0 */
 	__u64 moved;		/* out: pages migrated */
 	__u64 skipped_busy;	/* out: extra references (pinned...) or locked */
@@ -82,11 +73,9 @@ struct cohmem_migrate {
 	 * pinned ones), when the device is full and evict_on_full is set
 	 */
 	__u64 evicted;
-	/* out: of moved, pages that moved as part of a 2 MiB folio */
-	__u64 huge;
 	/* out: not moved to the device: the process is at proc_limit */
 	__u64 skipped_limit;
-	__u64 reserved;		/* must be 0 */
+	__u64 reserved[2];
 };
 
 /* Pin modes (cohmem_pin.mode): how the kernel is asked for the pages. */
