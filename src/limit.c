@@ -62,28 +62,44 @@ unsigned long cohmem_proc_limit_pages(void)
 	return READ_ONCE(cohmem_proc_limit);
 }
 
+static struct cohmem_owner *cohmem_owner_find(const struct mm_struct *mm)
+{
+	struct cohmem_owner *o;
+
+	lockdep_assert_held(&cohmem_owners_lock);
+	hash_for_each_possible(cohmem_owners, o, node, (unsigned long)mm) {
+		if (o->mm == mm) {
+			atomic_inc(&o->refs);
+			return o;
+		}
+	}
+	return NULL;
+}
+
 /* The owner of @mm's device pages, created if need be; NULL if no memory. */
 struct cohmem_owner *cohmem_owner_get(const struct mm_struct *mm)
 {
 	struct cohmem_owner *o, *new;
 	unsigned long flags;
 
-	new = kzalloc(sizeof(*new), GFP_KERNEL);
 	spin_lock_irqsave(&cohmem_owners_lock, flags);
-	hash_for_each_possible(cohmem_owners, o, node, (unsigned long)mm) {
-		if (o->mm == mm) {
-			atomic_inc(&o->refs);
-			goto out;
-		}
+	o = cohmem_owner_find(mm);
+	spin_unlock_irqrestore(&cohmem_owners_lock, flags);
+	if (o)
+		return o;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	new->mm = mm;
+	atomic_set(&new->refs, 1);
+	spin_lock_irqsave(&cohmem_owners_lock, flags);
+	o = cohmem_owner_find(mm);
+	if (!o) {
+		hash_add(cohmem_owners, &new->node, (unsigned long)mm);
+		o = new;
+		new = NULL;
 	}
-	o = new;
-	new = NULL;
-	if (o) {
-		o->mm = mm;
-		atomic_set(&o->refs, 1);
-		hash_add(cohmem_owners, &o->node, (unsigned long)mm);
-	}
-out:
 	spin_unlock_irqrestore(&cohmem_owners_lock, flags);
 	kfree(new);
 	return o;
