@@ -47,7 +47,9 @@ static void cohmem_fill_info(struct cohmem_dev *cd, struct cohmem_info *info)
 	info->migrated_to_sys = atomic64_read(&cd->migrated_to_sys);
 	info->evicted = atomic64_read(&cd->evicted);
 	info->freed = atomic64_read(&cd->freed);
-	info->type = COHMEM_TYPE_COHERENT;
+	info->type = cd->type;
+	if (COHMEM_HAVE_DEVICE_PRIVATE)
+		info->features |= COHMEM_FEATURE_PRIVATE;
 	info->proc_limit_pages = cohmem_proc_limit_pages();
 }
 

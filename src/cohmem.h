@@ -31,10 +31,21 @@ struct cohmem_region {
 
 struct cohmem_dev {
 	int id;
+	u32 type;		/* COHMEM_TYPE_* */
 	struct cohmem_region region;
 	struct dev_pagemap pgmap;
-	unsigned long base_pfn;
+	unsigned long base_pfn;	/* of the pagemap: device page i is base_pfn + i */
 	unsigned long npages;
+
+	/*
+	 * COHMEM_TYPE_PRIVATE: the pagemap covers a free physical range that
+	 * is no memory at all (fake_res), and the region the device took is
+	 * its backing store, mapped at backing: device page i keeps its data
+	 * at backing + i * PAGE_SIZE. NULL for a coherent device, whose pages
+	 * are the region itself.
+	 */
+	struct resource *fake_res;
+	void *backing;
 
 	/*
 	 * Allocator: a bit per page, set while the page is free. Allocation
@@ -70,6 +81,7 @@ void cohmem_region_release(struct cohmem_region *r);
 
 /* main.c */
 extern bool cohmem_evict_on_full;
+struct cohmem_dev *cohmem_dev_at(unsigned int i);
 
 /* limit.c */
 struct cohmem_owner;
@@ -89,6 +101,12 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 				 unsigned long n, struct cohmem_owner *o);
 struct cohmem_dev *cohmem_page_dev(struct page *page);
 
+/* A device page of any kind cohmem makes, whoever made it. */
+static inline bool cohmem_is_device_page(struct page *page)
+{
+	return is_device_coherent_page(page) || is_device_private_page(page);
+}
+
 static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)
 {
 	return atomic_long_read(&cd->nfree);
@@ -100,6 +118,7 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		  unsigned long count, u64 *evicted, u64 *busy);
 void cohmem_evict_all_wait(struct cohmem_dev *cd);
+vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf);
 
 /* pin.c */
 int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p);

@@ -96,23 +96,27 @@ static inline void cohmem_zone_device_page_init(struct page *page,
 }
 
 /*
- * The pagemap's free callback: cohmem_page_free(page) is written once and
- * COHMEM_PAGEMAP_FREE() makes the ops member this kernel has.
+ * MEMORY_DEVICE_PRIVATE pagemaps need CONFIG_DEVICE_PRIVATE (Debian: 7.x
+ * yes, 6.1 and 6.12 no). The private code builds everywhere and is dead
+ * code, never reached, where this is 0.
+ */
+#define COHMEM_HAVE_DEVICE_PRIVATE	IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+
+/*
+ * The pagemap's free callback: cohmem_page_free(page) is written once,
+ * COHMEM_PAGEMAP_FREE() adapts it to this kernel's member, and
+ * COHMEM_PAGEMAP_FREE_MEMBER() names that member in an ops table.
  */
 #if COHMEM_HAVE_FOLIO_FREE
 #define COHMEM_PAGEMAP_FREE(fn)						\
 	static void fn##_folio(struct folio *folio)			\
 	{								\
 		fn(&folio->page);					\
-	}								\
-	static const struct dev_pagemap_ops cohmem_pagemap_ops = {	\
-		.folio_free = fn##_folio,				\
 	}
+#define COHMEM_PAGEMAP_FREE_MEMBER(fn)	.folio_free = fn##_folio
 #else
-#define COHMEM_PAGEMAP_FREE(fn)						\
-	static const struct dev_pagemap_ops cohmem_pagemap_ops = {	\
-		.page_free = fn,					\
-	}
+#define COHMEM_PAGEMAP_FREE(fn)		static void fn(struct page *page)
+#define COHMEM_PAGEMAP_FREE_MEMBER(fn)	.page_free = fn
 #endif
 
 #endif /* COHMEM_COMPAT_H */

@@ -3,9 +3,10 @@
  * cohmem: simulated cache-coherent device memory.
  *
  * Takes physical ranges of RAM away from the kernel, hotplugs them back as
- * MEMORY_DEVICE_COHERENT pages owned by a "device" per range, and exposes
- * /dev/cohmemN to migrate a process's pages there and back, pin them and
- * watch where they live.
+ * MEMORY_DEVICE_COHERENT pages owned by a "device" per range (or, with
+ * type=private, keeps them as the backing store of MEMORY_DEVICE_PRIVATE
+ * pages), and exposes /dev/cohmemN to migrate a process's pages there and
+ * back, pin them and watch where they live.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -30,6 +31,13 @@ static char *size = "128M";
 module_param(size, charp, 0444);
 MODULE_PARM_DESC(size, "without reserved=: bytes of System RAM to hot-remove per device, rounded up to the memory block size (default 128M)");
 
+static char *type = "coherent";
+module_param(type, charp, 0444);
+MODULE_PARM_DESC(type,
+		 "coherent (default): MEMORY_DEVICE_COHERENT pages the CPU maps directly; private: MEMORY_DEVICE_PRIVATE pages the CPU cannot map, faulted back to system RAM on access (kernels with CONFIG_DEVICE_PRIVATE)");
+
+static u32 cohmem_type;
+
 bool cohmem_evict_on_full = true;
 module_param_named(evict_on_full, cohmem_evict_on_full, bool, 0644);
 MODULE_PARM_DESC(evict_on_full,
@@ -37,6 +45,15 @@ MODULE_PARM_DESC(evict_on_full,
 
 static struct cohmem_dev *cohmem_devs[COHMEM_MAX_DEVICES];
 static unsigned int cohmem_ndevs;
+
+/*
+ * The devices in turn (NULL past the last). Devices exist from before the
+ * first /dev/cohmemN opens until the module goes, so any ioctl may walk them.
+ */
+struct cohmem_dev *cohmem_dev_at(unsigned int i)
+{
+	return i < cohmem_ndevs ? cohmem_devs[i] : NULL;
+}
 
 static void cohmem_dev_destroy(struct cohmem_dev *cd)
 {
@@ -64,6 +81,7 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 	if (!cd)
 		return -ENOMEM;
 	cd->id = cohmem_ndevs;
+	cd->type = cohmem_type;
 	snprintf(cd->name, sizeof(cd->name), "cohmem%d", cd->id);
 
 	if (len)
@@ -77,11 +95,15 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 		goto out_region;
 
 	cohmem_devs[cohmem_ndevs++] = cd;
-	pr_info("%s: %llu MiB of coherent device memory at [%#llx-%#llx] (%s)\n",
-		cd->name, cd->region.size >> 20, cd->region.start,
-		cd->region.start + cd->region.size - 1,
+	pr_info("%s: %llu MiB of %s device memory at [%#llx-%#llx] (%s)\n",
+		cd->name, cd->region.size >> 20,
+		cd->type == COHMEM_TYPE_PRIVATE ? "private" : "coherent",
+		cd->region.start, cd->region.start + cd->region.size - 1,
 		cd->region.source == COHMEM_SOURCE_RESERVED ? "reserved at boot" :
 							      "hot-removed System RAM");
+	if (cd->type == COHMEM_TYPE_PRIVATE)
+		pr_info("%s: its device-private pages at [%#llx-%#llx], backed by that memory\n",
+			cd->name, cd->pgmap.range.start, cd->pgmap.range.end);
 	return 0;
 
 out_region:
@@ -136,6 +158,18 @@ static int __init cohmem_init(void)
 	u64 hot_size;
 	int ret = 0;
 
+	if (sysfs_streq(type, "coherent")) {
+		cohmem_type = COHMEM_TYPE_COHERENT;
+	} else if (sysfs_streq(type, "private")) {
+		if (!COHMEM_HAVE_DEVICE_PRIVATE) {
+			pr_err("type=private: this kernel is built without CONFIG_DEVICE_PRIVATE\n");
+			return -EOPNOTSUPP;
+		}
+		cohmem_type = COHMEM_TYPE_PRIVATE;
+	} else {
+		pr_err("type=%s: expected coherent or private\n", type);
+		return -EINVAL;
+	}
 	if (reserved && *reserved) {
 		ret = cohmem_create_reserved();
 	} else {
@@ -168,7 +202,7 @@ static void __exit cohmem_exit(void)
 module_init(cohmem_init);
 module_exit(cohmem_exit);
 
-MODULE_DESCRIPTION("Simulated cache-coherent device memory (MEMORY_DEVICE_COHERENT)");
+MODULE_DESCRIPTION("Simulated device memory (MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE)");
 MODULE_AUTHOR("cohmem developers");
 MODULE_LICENSE("GPL");
 MODULE_VERSION("0.1.0");

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Migration of a process's anonymous pages to and from the device, and
- * device-side eviction of in-use device pages back to system RAM.
+ * Migration of a process's anonymous pages to and from the device,
+ * device-side eviction of in-use device pages back to system RAM, and the
+ * CPU fault on a device-private page.
  *
  * Work is done in batches of COHMEM_BATCH pages: one migrate_vma_setup()
  * (or migrate_device_range()) call, one allocator lock round trip for all
@@ -28,24 +29,66 @@ struct cohmem_batch {
 	struct page *pages[COHMEM_BATCH];
 };
 
-/* Locked system pages for the entries of @src selected for migration. */
-static void cohmem_fill_sys(struct cohmem_batch *b, unsigned long n,
-			    u64 *nomem, u64 *other)
+/* Where device page @page of a private device keeps its data. */
+static void *cohmem_backing(struct cohmem_dev *cd, struct page *page)
+{
+	return cd->backing + ((page_to_pfn(page) - cd->base_pfn) << PAGE_SHIFT);
+}
+
+/*
+ * Every copy into or out of a device page goes through these two. A
+ * coherent device page is CPU memory; a private one is not addressable and
+ * keeps its data in the device's backing store. @spage NULL: zero-fill.
+ */
+static void cohmem_copy_to_dev(struct cohmem_dev *cd, struct page *dpage,
+			       struct page *spage)
+{
+	if (cd->type == COHMEM_TYPE_PRIVATE) {
+		void *to = cohmem_backing(cd, dpage);
+
+		if (spage)
+			memcpy_from_page(to, spage, 0, PAGE_SIZE);
+		else
+			memset(to, 0, PAGE_SIZE);
+		return;
+	}
+	if (spage)
+		copy_highpage(dpage, spage);
+	else
+		clear_highpage(dpage);
+}
+
+static void cohmem_copy_from_dev(struct cohmem_dev *cd, struct page *dpage,
+				 struct page *spage)
+{
+	if (cd->type == COHMEM_TYPE_PRIVATE)
+		memcpy_to_page(dpage, 0, cohmem_backing(cd, spage), PAGE_SIZE);
+	else
+		copy_highpage(dpage, spage);
+}
+
+/*
+ * Locked system pages, filled from @cd's device pages, for the entries of
+ * @src (n of them) selected for migration; @pages is scratch space.
+ */
+static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
+			    unsigned long *dst, struct page **pages,
+			    unsigned long n, u64 *nomem, u64 *other)
 {
 	unsigned long i, want = 0, got, j = 0;
 
 	for (i = 0; i < n; i++)
-		want += migrate_pfn_to_page(b->src[i]) &&
-			(b->src[i] & MIGRATE_PFN_MIGRATE);
-	memset(b->pages, 0, want * sizeof(b->pages[0]));
-	got = cohmem_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, want, b->pages);
+		want += migrate_pfn_to_page(src[i]) &&
+			(src[i] & MIGRATE_PFN_MIGRATE);
+	memset(pages, 0, want * sizeof(pages[0]));
+	got = cohmem_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, want, pages);
 
 	for (i = 0; i < n; i++) {
-		struct page *spage = migrate_pfn_to_page(b->src[i]);
+		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
 
-		b->dst[i] = 0;
-		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
+		dst[i] = 0;
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (!spage) {
 			/* A hole: nothing on the device to bring back. */
@@ -53,14 +96,14 @@ static void cohmem_fill_sys(struct cohmem_batch *b, unsigned long n,
 			continue;
 		}
 		/* The bulk allocator may stop short; it never sleeps for more. */
-		dpage = j < got ? b->pages[j++] : alloc_page(GFP_HIGHUSER_MOVABLE);
+		dpage = j < got ? pages[j++] : alloc_page(GFP_HIGHUSER_MOVABLE);
 		if (!dpage) {
 			(*nomem)++;
 			continue;
 		}
 		lock_page(dpage);
-		copy_highpage(dpage, spage);
-		b->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		cohmem_copy_from_dev(cd, dpage, spage);
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
 	}
 }
 
@@ -124,10 +167,7 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 			continue;
 		}
 		dpage = b->pages[j++];
-		if (spage)
-			copy_highpage(dpage, spage);
-		else
-			clear_highpage(dpage);
+		cohmem_copy_to_dev(cd, dpage, spage);
 		b->dst[i] = migrate_pfn(page_to_pfn(dpage));
 	}
 }
@@ -171,12 +211,16 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		.src = b->src,
 		.dst = b->dst,
 		.pgmap_owner = cd,
-		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM :
-				  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
 	};
 	unsigned long i, n = (end - start) >> PAGE_SHIFT, retry = 0;
 	u64 moved = 0;
 
+	if (to_dev)
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+	else if (cd->type == COHMEM_TYPE_PRIVATE)
+		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	else
+		args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 	/* hugetlb, VM_IO/VM_PFNMAP/VM_MIXEDMAP and DAX are not migratable. */
 	if (migrate_vma_setup(&args)) {
 		m->skipped_other += n;
@@ -207,7 +251,8 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 	if (to_dev)
 		cohmem_fill_dev(cd, b, n, m);
 	else
-		cohmem_fill_sys(b, n, &m->skipped_nomem, &m->skipped_other);
+		cohmem_fill_sys(cd, b->src, b->dst, b->pages, n,
+				&m->skipped_nomem, &m->skipped_other);
 	migrate_vma_pages(&args);
 
 	for (i = 0; i < n; i++) {
@@ -343,7 +388,7 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		 */
 		in_use = n - cohmem_free_in(cd, start, start + n);
 		migrate_device_range(b->src, cd->base_pfn + start, n);
-		cohmem_fill_sys(b, n, &nomem, &hole);
+		cohmem_fill_sys(cd, b->src, b->dst, b->pages, n, &nomem, &hole);
 		migrate_device_pages(b->src, b->dst, n);
 		moved = 0;
 		for (i = 0; i < n; i++)
@@ -376,4 +421,58 @@ void cohmem_evict_all_wait(struct cohmem_dev *cd)
 				cd->name, cd->npages - cohmem_free_pages(cd));
 		msleep(tries < 10 ? 10 : 100);
 	}
+}
+
+/* Pages around a faulting address that one CPU fault brings back together. */
+#define COHMEM_FAULT_WINDOW	16
+
+/*
+ * The CPU touched a device-private page (any access, any process, GUP
+ * included): bring it back to system RAM, with the other pages of ours in
+ * its aligned window of the same VMA. The kernel holds the faulting page
+ * locked and referenced, with the mmap or VMA lock held for read.
+ */
+vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	const unsigned long window = COHMEM_FAULT_WINDOW << PAGE_SHIFT;
+	struct cohmem_dev *cd = cohmem_page_dev(vmf->page);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long src[COHMEM_FAULT_WINDOW], dst[COHMEM_FAULT_WINDOW];
+	struct page *pages[COHMEM_FAULT_WINDOW];
+	struct migrate_vma args = {
+		.vma = vma,
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = cd,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+	unsigned long n, fault_idx;
+	u64 nomem = 0, other = 0;
+	vm_fault_t ret = 0;
+
+	if (!cd)
+		return VM_FAULT_SIGBUS;
+	args.start = max(ALIGN_DOWN(vmf->address, window), vma->vm_start);
+	args.end = min(ALIGN_DOWN(vmf->address, window) + window, vma->vm_end);
+	n = (args.end - args.start) >> PAGE_SHIFT;
+	fault_idx = (vmf->address - args.start) >> PAGE_SHIFT;
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	if (args.cpages) {
+		cohmem_fill_sys(cd, src, dst, pages, n, &nomem, &other);
+		/*
+		 * Without a page for the faulting address the fault cannot
+		 * be resolved; the rest of the window may still move.
+		 */
+		if ((src[fault_idx] & MIGRATE_PFN_MIGRATE) && !dst[fault_idx])
+			ret = VM_FAULT_OOM;
+		migrate_vma_pages(&args);
+	}
+	/*
+	 * A page not moved (raced, or busy) is still a device-private entry:
+	 * returning 0 lets the CPU retry the access and fault again.
+	 */
+	migrate_vma_finalize(&args);
+	return ret;
 }

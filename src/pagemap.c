@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The device pagemap (MEMORY_DEVICE_COHERENT) and the device page allocator.
+ * The device pagemap (MEMORY_DEVICE_COHERENT, or MEMORY_DEVICE_PRIVATE over
+ * a backing store) and the device page allocator.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
 #include <linux/err.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
 #include <linux/mm.h>
 #include <linux/memremap.h>
 
@@ -36,15 +39,27 @@ static void cohmem_page_free(struct page *page)
 
 COHMEM_PAGEMAP_FREE(cohmem_page_free);
 
+static const struct dev_pagemap_ops cohmem_coherent_ops = {
+	COHMEM_PAGEMAP_FREE_MEMBER(cohmem_page_free),
+};
+
+/* Device-private pages also need a CPU fault handler (migrate.c). */
+static const struct dev_pagemap_ops cohmem_private_ops = {
+	COHMEM_PAGEMAP_FREE_MEMBER(cohmem_page_free),
+	.migrate_to_ram = cohmem_migrate_to_ram,
+};
+
 /* The cohmem device a page belongs to, or NULL for any other page. */
 struct cohmem_dev *cohmem_page_dev(struct page *page)
 {
 	struct dev_pagemap *pgmap;
 
-	if (!is_device_coherent_page(page))
+	if (!cohmem_is_device_page(page))
 		return NULL;
 	pgmap = cohmem_page_pgmap(page);
-	return pgmap->ops == &cohmem_pagemap_ops ? cohmem_pgmap_dev(pgmap) : NULL;
+	if (pgmap->ops != &cohmem_coherent_ops && pgmap->ops != &cohmem_private_ops)
+		return NULL;
+	return cohmem_pgmap_dev(pgmap);
 }
 
 /*
@@ -90,12 +105,56 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 	return got;
 }
 
+/*
+ * A device-private pagemap: map the region as the backing store (it is no
+ * longer System RAM, so this is a mapping of our own) and find a free
+ * physical range, backed by nothing, for the pagemap's struct pages.
+ */
+static int cohmem_private_init(struct cohmem_dev *cd)
+{
+	struct cohmem_region *r = &cd->region;
+	struct resource *res;
+
+	if (!COHMEM_HAVE_DEVICE_PRIVATE)
+		return -EOPNOTSUPP;
+	cd->backing = memremap(r->start, r->size, MEMREMAP_WB);
+	if (!cd->backing) {
+		pr_err("%s: cannot map [%#llx-%#llx] as backing store\n",
+		       cd->name, r->start, r->start + r->size - 1);
+		return -ENOMEM;
+	}
+	res = request_free_mem_region(&iomem_resource, r->size, cd->name);
+	if (IS_ERR_OR_NULL(res)) {
+		pr_err("%s: no free physical range of %llu MiB for device-private pages\n",
+		       cd->name, r->size >> 20);
+		memunmap(cd->backing);
+		cd->backing = NULL;
+		return res ? PTR_ERR(res) : -ENOSPC;
+	}
+	cd->fake_res = res;
+	cd->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	cd->pgmap.range.start = res->start;
+	cd->pgmap.range.end = res->end;
+	cd->pgmap.ops = &cohmem_private_ops;
+	return 0;
+}
+
+static void cohmem_private_fini(struct cohmem_dev *cd)
+{
+	if (cd->fake_res)
+		release_mem_region(cd->fake_res->start, resource_size(cd->fake_res));
+	cd->fake_res = NULL;
+	if (cd->backing)
+		memunmap(cd->backing);
+	cd->backing = NULL;
+}
+
 int cohmem_pagemap_init(struct cohmem_dev *cd)
 {
 	struct cohmem_region *r = &cd->region;
 	void *addr;
+	int ret;
 
-	cd->base_pfn = PHYS_PFN(r->start);
 	cd->npages = r->size >> PAGE_SHIFT;
 	cd->free_map = bitmap_zalloc(cd->npages, GFP_KERNEL);
 	if (!cd->free_map)
@@ -104,16 +163,26 @@ int cohmem_pagemap_init(struct cohmem_dev *cd)
 	atomic_long_set(&cd->nfree, cd->npages);
 	spin_lock_init(&cd->alloc_lock);
 
-	cd->pgmap.type = MEMORY_DEVICE_COHERENT;
-	cd->pgmap.range.start = r->start;
-	cd->pgmap.range.end = r->start + r->size - 1;
+	if (cd->type == COHMEM_TYPE_PRIVATE) {
+		ret = cohmem_private_init(cd);
+		if (ret) {
+			bitmap_free(cd->free_map);
+			return ret;
+		}
+	} else {
+		cd->pgmap.type = MEMORY_DEVICE_COHERENT;
+		cd->pgmap.range.start = r->start;
+		cd->pgmap.range.end = r->start + r->size - 1;
+		cd->pgmap.ops = &cohmem_coherent_ops;
+	}
+	cd->base_pfn = PHYS_PFN(cd->pgmap.range.start);
 	cd->pgmap.nr_range = 1;
-	cd->pgmap.ops = &cohmem_pagemap_ops;
 	cd->pgmap.owner = cd;
 	addr = memremap_pages(&cd->pgmap, r->nid);
 	if (IS_ERR(addr)) {
 		pr_err("memremap_pages([%#llx-%#llx]) failed: %ld\n",
-		       r->start, r->start + r->size - 1, PTR_ERR(addr));
+		       cd->pgmap.range.start, cd->pgmap.range.end, PTR_ERR(addr));
+		cohmem_private_fini(cd);
 		bitmap_free(cd->free_map);
 		return PTR_ERR(addr);
 	}
@@ -124,5 +193,6 @@ int cohmem_pagemap_init(struct cohmem_dev *cd)
 void cohmem_pagemap_fini(struct cohmem_dev *cd)
 {
 	memunmap_pages(&cd->pgmap);
+	cohmem_private_fini(cd);
 	bitmap_free(cd->free_map);
 }

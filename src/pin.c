@@ -157,7 +157,7 @@ int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
 	p->npinned = n;
 	p->ndevice = 0;
 	for (i = 0; i < n; i++)
-		p->ndevice += is_device_coherent_page(pin->pages[i]);
+		p->ndevice += cohmem_is_device_page(pin->pages[i]);
 	/* Once in the xarray, another thread may unpin it: hands off. */
 	/* Cyclic: a stale UNPIN must not drop a pin that reused its handle. */
 	ret = xa_alloc_cyclic(&cf->pins, &handle, pin, xa_limit_31b,

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Residency snapshot: where each page of a range lives, read from the page
- * tables with hmm_range_fault() asked never to fault.
+ * tables with hmm_range_fault() asked never to fault. It reports the
+ * device-private entries of the owner it is given (dev_private_owner) and
+ * nothing for anyone else's, so pages of other private cohmem devices take
+ * one more walk per device.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -24,7 +27,7 @@ static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
 	if (!(hpfn & HMM_PFN_VALID))
 		return hpfn & HMM_PFN_ERROR ? COHMEM_STATE_ERROR : COHMEM_STATE_NONE;
 	page = hmm_pfn_to_page(hpfn);
-	if (!is_device_coherent_page(page))
+	if (!cohmem_is_device_page(page))
 		state = COHMEM_STATE_SYSTEM;
 	else if (cohmem_page_pgmap(page) == &cd->pgmap)
 		state = COHMEM_STATE_DEVICE;
@@ -40,13 +43,43 @@ static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
 }
 
 /*
+ * Pages the walk for @cd left as not present may be device-private pages
+ * of our other devices: walk again as each of them (under the same
+ * mmap_lock) and report those as theirs. @pfns is scratch space.
+ */
+static int cohmem_snap_others(struct cohmem_dev *cd, struct hmm_range *range,
+			      unsigned long *pfns, u8 *states)
+{
+	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
+	struct cohmem_dev *other;
+	unsigned int d;
+	int ret;
+
+	for (d = 0; (other = cohmem_dev_at(d)) != NULL; d++) {
+		if (other == cd || other->type != COHMEM_TYPE_PRIVATE ||
+		    !memchr(states, COHMEM_STATE_NONE, n))
+			continue;
+		memset(pfns, 0, n * sizeof(*pfns));
+		range->hmm_pfns = pfns;
+		range->dev_private_owner = other;
+		ret = hmm_range_fault(range);
+		if (ret)
+			return ret;
+		for (i = 0; i < n; i++)
+			if (states[i] == COHMEM_STATE_NONE && (pfns[i] & HMM_PFN_VALID))
+				states[i] = cohmem_page_state(cd, pfns[i]);
+	}
+	return 0;
+}
+
+/*
  * Read [start, end) and classify each page while mmap_lock still keeps the
  * page tables, and so the pages they map, from going away under us.
  */
 static int cohmem_snap_batch(struct cohmem_dev *cd,
 			     struct mmu_interval_notifier *mni,
-			     unsigned long *pfns, u8 *states,
-			     unsigned long start, unsigned long end)
+			     unsigned long *pfns, unsigned long *scratch,
+			     u8 *states, unsigned long start, unsigned long end)
 {
 	struct hmm_range range = {
 		.notifier = mni,
@@ -55,6 +88,7 @@ static int cohmem_snap_batch(struct cohmem_dev *cd,
 		.end = end,
 		.hmm_pfns = pfns,
 		/* default_flags = 0 and no mask: report, never fault. */
+		.dev_private_owner = cd,
 	};
 	unsigned long i;
 	int ret;
@@ -64,6 +98,8 @@ static int cohmem_snap_batch(struct cohmem_dev *cd,
 	ret = hmm_range_fault(&range);
 	for (i = 0; !ret && i < (end - start) >> PAGE_SHIFT; i++)
 		states[i] = cohmem_page_state(cd, pfns[i]);
+	if (!ret && cd->type == COHMEM_TYPE_PRIVATE)
+		ret = cohmem_snap_others(cd, &range, scratch, states);
 	mmap_read_unlock(mni->mm);
 	return ret;
 }
@@ -82,7 +118,7 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 	 */
 	struct mmu_interval_notifier mni = { .mm = current->mm };
 	unsigned long addr, i, n, end = s->addr + s->len;
-	unsigned long *pfns;
+	unsigned long *pfns, *scratch = NULL;
 	u8 *states;
 	int ret;
 
@@ -90,14 +126,16 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 		return -EFAULT;
 	pfns = kmalloc_array(COHMEM_SNAP_BATCH, sizeof(*pfns), GFP_KERNEL);
 	states = kmalloc(COHMEM_SNAP_BATCH, GFP_KERNEL);
-	if (!pfns || !states) {
+	if (cd->type == COHMEM_TYPE_PRIVATE)
+		scratch = kmalloc_array(COHMEM_SNAP_BATCH, sizeof(*scratch), GFP_KERNEL);
+	if (!pfns || !states || (cd->type == COHMEM_TYPE_PRIVATE && !scratch)) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
 	memset(s->count, 0, sizeof(s->count));
 	for (addr = s->addr; addr < end; addr += n << PAGE_SHIFT) {
 		n = min_t(unsigned long, (end - addr) >> PAGE_SHIFT, COHMEM_SNAP_BATCH);
-		ret = cohmem_snap_batch(cd, &mni, pfns, states, addr,
+		ret = cohmem_snap_batch(cd, &mni, pfns, scratch, states, addr,
 					addr + (n << PAGE_SHIFT));
 		if (ret)
 			break;
@@ -113,6 +151,7 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 		}
 	}
 out_free:
+	kfree(scratch);
 	kfree(states);
 	kfree(pfns);
 	return ret;
