@@ -17,7 +17,7 @@ mutants=(
 	'migrate_to_sys_does_nothing|src/migrate.c|s/(int cohmem_migrate\(.*\n\{\n(?:.*\n)*?\tint ret = 0;\n)/$1\n\tif (!to_dev)\n\t\treturn 0;\n/'
 	'longterm_pin_without_foll_longterm|src/pin.c|s/\t\tgup_flags \|= FOLL_LONGTERM;\n//g'
 	'page_free_leaks_pages|src/pagemap.c|s/\tset_bit\(idx, cd->free_map\);\n\tatomic_long_inc\(&cd->nfree\);\n/\t(void)idx;\n/'
-	'migrate_to_dev_skips_copy|src/migrate.c|s/\t\tif \(spage\)\n\t\t\tcopy_highpage\(dpage, spage\);/\t\tif (spage)\n\t\t\tclear_highpage(dpage);/'
+	'migrate_to_dev_skips_copy|src/migrate.c|s/\tif \(spage\)\n\t\tcopy_highpage\(dpage, spage\);/\tif (spage)\n\t\tclear_highpage(dpage);/'
 	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
 	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += in_use > moved ? 0 : 0;/'
 )

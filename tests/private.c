@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cohmem-private: device-private memory (cohmem loaded with type=private on
+ * a kernel with CONFIG_DEVICE_PRIVATE). The CPU cannot map device-private
+ * pages: every access faults the page back to system RAM. Each case checks
+ * data and residency, the latter two ways: SNAPSHOT, and the PFNs of
+ * /proc/self/pagemap (a device-private page is not present there at all).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+#define N 256	/* pages: 1 MiB */
+
+/* Pages of the range that /proc/self/pagemap shows present. */
+static long count_present(const char *p, size_t n)
+{
+	long present = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		present += pagemap_pfn(p + i * page_size) != 0;
+	return present;
+}
+
+/* A filled buffer of n pages moved to the device, checked there. */
+static char *on_device(size_t n, unsigned int seed)
+{
+	struct cohmem_migrate m;
+	char *p = map_anon(n, false);
+
+	if (CHECK(p))
+		return NULL;
+	fill(p, n, seed);
+	if (CHECK(migrate(dev_fd, p, n, true, &m) == 0) ||
+	    CHECK(m.moved == n, "moved %llu of %zu", (unsigned long long)m.moved, n) ||
+	    CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE) == 0) ||
+	    CHECK(count_present(p, n) == 0, "device-private pages show in pagemap")) {
+		munmap(p, n * page_size);
+		return NULL;
+	}
+	return p;
+}
+
+/* Every page back in system RAM, outside the device's range, data intact. */
+static void in_system(const char *p, size_t n, unsigned int seed)
+{
+	CHECK(count_not_state(dev_fd, (void *)p, n, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_present(p, n) == (long)n);
+	CHECK(count_pfn_in_dev(&dev_info, p, n) == 0);
+	CHECK(verify(p, n, seed) == -1);
+}
+
+/* The device as free as the case found it. */
+static void used_back(const struct cohmem_info *before)
+{
+	struct cohmem_info after = get_info(dev_fd);
+
+	CHECK(after.used_pages == before->used_pages, "%llu pages in use, %llu before",
+	      (unsigned long long)after.used_pages,
+	      (unsigned long long)before->used_pages);
+}
+
+static void info_private(void)
+{
+	struct cohmem_info i = get_info(dev_fd);
+
+	CHECK(i.type == COHMEM_TYPE_PRIVATE, "type %u", i.type);
+	CHECK(i.features & COHMEM_FEATURE_PRIVATE, "features %#x", i.features);
+	CHECK(i.used_pages == 0, "%llu pages in use at start",
+	      (unsigned long long)i.used_pages);
+	CHECK(i.free_pages + i.used_pages == i.total_pages);
+	ktap_diag("cohmem%u: %llu MiB of device-private memory backed at %#llx",
+		  i.id, (unsigned long long)i.size >> 20, (unsigned long long)i.base);
+}
+
+/* The pagemap checks need real PFNs (root). */
+static void pagemap_pfns_visible(void)
+{
+	char *p = map_anon(1, false);
+
+	REQUIRE(p);
+	p[0] = 1;
+	CHECK(pagemap_pfn(p) != 0, "run as root: /proc/self/pagemap hides PFNs");
+	munmap(p, page_size);
+}
+
+static void migrate_to_device(void)
+{
+	struct cohmem_info before = get_info(dev_fd), after;
+	char *p = on_device(N, 1);
+
+	REQUIRE(p);
+	after = get_info(dev_fd);
+	CHECK(after.used_pages == before.used_pages + N);
+	CHECK(after.migrated_to_dev == before.migrated_to_dev + N);
+	/* Already there: nothing moves, nothing faults back. */
+	{
+		struct cohmem_migrate m;
+
+		CHECK(migrate(dev_fd, p, N, true, &m) == 0);
+		CHECK(m.moved == 0 && m.skipped_other == N, "moved %llu, other %llu",
+		      (unsigned long long)m.moved, (unsigned long long)m.skipped_other);
+		CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	}
+	munmap(p, N * page_size);
+	used_back(&before);
+}
+
+/* Never-touched pages become zero-filled device pages. */
+static void migrate_holes(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_migrate m;
+	char *p = map_anon(N, false);
+	size_t i;
+
+	REQUIRE(p);
+	for (i = 0; i < N; i += 2)
+		memset(p + i * page_size, 0x5a, page_size);
+	REQUIRE(migrate(dev_fd, p, N, true, &m) == 0);
+	CHECK(m.moved == N, "moved %llu", (unsigned long long)m.moved);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	for (i = 0; i < N; i++) {
+		char want = i % 2 ? 0 : 0x5a;
+
+		if (CHECK(p[i * page_size] == want && p[(i + 1) * page_size - 1] == want,
+			  "page %zu", i))
+			break;
+	}
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	munmap(p, N * page_size);
+	used_back(&before);
+}
+
+/* A CPU read faults each page back to system RAM. */
+static void cpu_read_faults_back(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	char *p = on_device(N, 2);
+
+	REQUIRE(p);
+	CHECK(verify(p, N, 2) == -1);
+	in_system(p, N, 2);
+	used_back(&before);
+	munmap(p, N * page_size);
+}
+
+/* A CPU write (no read first) faults the page back; the rest of it survives. */
+static void cpu_write_faults_back(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	char *ref = malloc(N * page_size), *p;
+	size_t i;
+
+	REQUIRE(ref);
+	p = on_device(N, 3);
+	if (!p) {
+		free(ref);
+		return;
+	}
+	fill(ref, N, 3);
+	for (i = 0; i < N; i++) {
+		ref[i * page_size + 100] ^= 0xff;
+		p[i * page_size + 100] = ref[i * page_size + 100];
+	}
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, N) == 0);
+	CHECK(count_present(p, N) == N);
+	CHECK(memcmp(p, ref, N * page_size) == 0, "data differs after the writes");
+	used_back(&before);
+	munmap(p, N * page_size);
+	free(ref);
+}
+
+static void migrate_to_sys(void)
+{
+	struct cohmem_info before = get_info(dev_fd), after;
+	struct cohmem_migrate m;
+	char *p = on_device(N, 4);
+
+	REQUIRE(p);
+	CHECK(migrate(dev_fd, p, N, false, &m) == 0);
+	CHECK(m.moved == N, "moved back %llu of %d", (unsigned long long)m.moved, N);
+	in_system(p, N, 4);
+	after = get_info(dev_fd);
+	CHECK(after.migrated_to_sys == before.migrated_to_sys + N);
+	used_back(&before);
+	/* Nothing left on the device: a second call moves nothing. */
+	CHECK(migrate(dev_fd, p, N, false, &m) == 0);
+	CHECK(m.moved == 0, "moved %llu", (unsigned long long)m.moved);
+	munmap(p, N * page_size);
+}
+
+/* GUP faults device-private pages back for any pin: they land in RAM. */
+static void pin_case(unsigned int mode)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_pin pn;
+	char *p = on_device(N, 5);
+
+	REQUIRE(p);
+	if (!CHECK(pin(dev_fd, p, N, mode, &pn) == 0)) {
+		CHECK(pn.npinned == N, "pinned %llu", (unsigned long long)pn.npinned);
+		CHECK(pn.ndevice == 0, "%llu device pages pinned",
+		      (unsigned long long)pn.ndevice);
+		in_system(p, N, 5);
+		if (mode != COHMEM_PIN_GET_FAST)
+			CHECK(count_flag(dev_fd, p, N, COHMEM_PAGE_PINNED) == N);
+		CHECK(unpin(dev_fd, pn.handle) == 0);
+	}
+	used_back(&before);
+	munmap(p, N * page_size);
+}
+
+static void pin_longterm(void)
+{
+	pin_case(COHMEM_PIN_LONGTERM);
+}
+
+static void pin_longterm_fast(void)
+{
+	pin_case(COHMEM_PIN_LONGTERM_FAST);
+}
+
+static void pin_short(void)
+{
+	pin_case(COHMEM_PIN_SHORT);
+}
+
+static void pin_short_fast(void)
+{
+	pin_case(COHMEM_PIN_SHORT_FAST);
+}
+
+static void get_user_pages_fast_ref(void)
+{
+	pin_case(COHMEM_PIN_GET_FAST);
+}
+
+static void evict_all(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_evict e;
+	char *p = on_device(N, 6);
+
+	REQUIRE(p);
+	memset(&e, 0, sizeof(e));
+	e.flags = COHMEM_EVICT_ALL;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	CHECK(e.evicted == N && e.busy == 0, "evicted %llu busy %llu",
+	      (unsigned long long)e.evicted, (unsigned long long)e.busy);
+	in_system(p, N, 6);
+	used_back(&before);
+	munmap(p, N * page_size);
+}
+
+/*
+ * fork: both see the device pages. The parent writes its copy (a fault,
+ * then COW) while the child still has the original, then the child reads
+ * and writes its own.
+ */
+static void fork_cow(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	int go[2], status;
+	char *p = on_device(N, 7);
+	pid_t pid;
+
+	REQUIRE(p);
+	REQUIRE(pipe(go) == 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		if (verify(p, N, 7) != -1)
+			_exit(3);
+		fill(p, N, 9);
+		_exit(verify(p, N, 9) == -1 ? 0 : 4);
+	}
+	close(go[0]);
+	fill(p, N, 8);
+	CHECK(write(go[1], "g", 1) == 1);
+	close(go[1]);
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child: status %#x (3: saw the parent's write, 4: lost its own)", status);
+	in_system(p, N, 8);
+	munmap(p, N * page_size);
+	used_back(&before);
+}
+
+static void munmap_frees(void)
+{
+	struct cohmem_info before = get_info(dev_fd), after;
+	char *p = on_device(N, 10);
+
+	REQUIRE(p);
+	CHECK(munmap(p, N * page_size) == 0);
+	after = get_info(dev_fd);
+	CHECK(after.used_pages == before.used_pages);
+	CHECK(after.freed >= before.freed + N, "freed %llu, was %llu",
+	      (unsigned long long)after.freed, (unsigned long long)before.freed);
+}
+
+static void exit_frees(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	int status;
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		char *p = map_anon(N, false);
+		struct cohmem_migrate m;
+
+		if (!p)
+			_exit(2);
+		fill(p, N, 11);
+		_exit(migrate(dev_fd, p, N, true, &m) || m.moved != N ? 3 : 0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %#x", status);
+	used_back(&before);
+}
+
+/* Another device's private pages: OTHER to this one, moved by neither. */
+static void other_device(void)
+{
+	struct cohmem_migrate m;
+	struct cohmem_info info1;
+	int fd1 = open("/dev/cohmem1", O_RDWR | O_CLOEXEC);
+	char *p;
+
+	if (fd1 < 0)
+		SKIP("one device only");
+	info1 = get_info(fd1);
+	p = map_anon(N, false);
+	if (CHECK(p)) {
+		close(fd1);
+		return;
+	}
+	fill(p, N, 12);
+	CHECK(migrate(fd1, p, N, true, &m) == 0 && m.moved == N);
+	CHECK(count_not_state(fd1, p, N, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_OTHER) == 0,
+	      "cohmem0 does not see cohmem1's pages as OTHER");
+	CHECK(count_present(p, N) == 0);
+	/* cohmem0 neither takes them nor faults them back. */
+	CHECK(migrate(dev_fd, p, N, false, &m) == 0);
+	CHECK(m.moved == 0, "cohmem0 moved %llu of cohmem1's pages",
+	      (unsigned long long)m.moved);
+	CHECK(migrate(dev_fd, p, N, true, &m) == 0);
+	CHECK(m.moved == 0, "cohmem0 took %llu of cohmem1's pages",
+	      (unsigned long long)m.moved);
+	CHECK(count_not_state(fd1, p, N, COHMEM_STATE_DEVICE) == 0);
+	CHECK(migrate(fd1, p, N, false, &m) == 0 && m.moved == N);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(verify(p, N, 12) == -1);
+	munmap(p, N * page_size);
+	CHECK(get_info(fd1).used_pages == info1.used_pages);
+	close(fd1);
+}
+
+int main(void)
+{
+	test_init(0);
+	if (dev_info.type != COHMEM_TYPE_PRIVATE) {
+		printf("Bail out! cohmem0 is not device-private (type %u)\n", dev_info.type);
+		return 1;
+	}
+	ktap_plan(17);
+	RUN(info_private);
+	RUN(pagemap_pfns_visible);
+	RUN(migrate_to_device);
+	RUN(migrate_holes);
+	RUN(cpu_read_faults_back);
+	RUN(cpu_write_faults_back);
+	RUN(migrate_to_sys);
+	RUN(pin_longterm);
+	RUN(pin_longterm_fast);
+	RUN(pin_short);
+	RUN(pin_short_fast);
+	RUN(get_user_pages_fast_ref);
+	RUN(evict_all);
+	RUN(fork_cow);
+	RUN(munmap_frees);
+	RUN(exit_frees);
+	RUN(other_device);
+	return ktap_finish();
+}
