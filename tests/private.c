@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,51 @@ static void migrate_holes(void)
 			break;
 	}
 	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	munmap(p, N * page_size);
+	used_back(&before);
+}
+
+/* THP-backed memory is split on its way to the device. */
+static void migrate_thp(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	size_t n = 1024;	/* 4 MiB, two huge pages */
+	struct cohmem_migrate m;
+	char *p = map_anon(n, true);
+
+	REQUIRE(p);
+	fill(p, n, 13);
+	if (count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) != (long)n) {
+		munmap(p, n * page_size);
+		SKIP("no transparent huge pages here (THP disabled or none free)");
+	}
+	CHECK(migrate(dev_fd, p, n, true, &m) == 0);
+	CHECK(m.moved == n, "moved %llu of %zu", (unsigned long long)m.moved, n);
+	CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_present(p, n) == 0);
+	CHECK(verify(p, n, 13) == -1);
+	CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_SYSTEM) == 0);
+	munmap(p, n * page_size);
+	used_back(&before);
+}
+
+/* Read-only pages go to the device read-only and come back read-only. */
+static void migrate_readonly(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_migrate m;
+	char *p = map_anon(N, false);
+
+	REQUIRE(p);
+	fill(p, N, 14);
+	REQUIRE(mprotect(p, N * page_size, PROT_READ) == 0);
+	CHECK(migrate(dev_fd, p, N, true, &m) == 0);
+	CHECK(m.moved == N, "moved %llu", (unsigned long long)m.moved);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_flag(dev_fd, p, N, COHMEM_PAGE_WRITE) == 0);
+	CHECK(verify(p, N, 14) == -1);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_flag(dev_fd, p, N, COHMEM_PAGE_WRITE) == 0);
 	munmap(p, N * page_size);
 	used_back(&before);
 }
@@ -336,6 +383,111 @@ static void exit_frees(void)
 	used_back(&before);
 }
 
+/*
+ * CPU faults racing migrations both ways and device-side eviction on one
+ * range: two threads each own half the pages and keep writing and checking
+ * a counter in each of their pages, while a third moves the whole range to
+ * the device, back, and evicts, over and over.
+ */
+#define RACE_PAGES	128
+#define RACE_SECS	3
+
+static char *race_buf;
+static atomic_bool race_stop;
+static atomic_long race_errors, race_moves, race_ops, race_busy, race_other;
+
+static void *race_writer(void *arg)
+{
+	size_t first = (size_t)(uintptr_t)arg * (RACE_PAGES / 2), i;
+	unsigned long round;
+
+	for (round = 1; !atomic_load(&race_stop); round++) {
+		for (i = first; i < first + RACE_PAGES / 2; i++) {
+			volatile unsigned long *w =
+				(volatile unsigned long *)(race_buf + i * page_size);
+			unsigned long want = (round - 1) << 16 | i;
+
+			if (round > 1 && *w != want)
+				atomic_fetch_add(&race_errors, 1);
+			if (race_buf[i * page_size + 200] != (char)i)
+				atomic_fetch_add(&race_errors, 1);
+			*w = round << 16 | i;
+		}
+	}
+	return NULL;
+}
+
+static void *race_mover(void *arg)
+{
+	struct cohmem_migrate m;
+	struct cohmem_evict e;
+	unsigned long k;
+
+	(void)arg;
+	for (k = 0; !atomic_load(&race_stop); k++) {
+		switch (k % 3) {
+		case 0:
+			if (migrate(dev_fd, race_buf, RACE_PAGES, true, &m))
+				atomic_fetch_add(&race_errors, 1);
+			atomic_fetch_add(&race_moves, m.moved);
+			atomic_fetch_add(&race_busy, m.skipped_busy);
+			atomic_fetch_add(&race_other, m.skipped_other);
+			atomic_fetch_add(&race_ops, 1);
+			break;
+		case 1:
+			if (migrate(dev_fd, race_buf, RACE_PAGES, false, &m))
+				atomic_fetch_add(&race_errors, 1);
+			break;
+		default:
+			memset(&e, 0, sizeof(e));
+			e.flags = COHMEM_EVICT_ALL;
+			if (xioctl(dev_fd, COHMEM_IOC_EVICT, &e))
+				atomic_fetch_add(&race_errors, 1);
+		}
+	}
+	return NULL;
+}
+
+static void race_faults(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	pthread_t t[3];
+	size_t i;
+
+	race_buf = map_anon(RACE_PAGES, false);
+	REQUIRE(race_buf);
+	for (i = 0; i < RACE_PAGES; i++)
+		memset(race_buf + i * page_size, (char)i, page_size);
+	for (i = 0; i < RACE_PAGES; i++)
+		*(unsigned long *)(race_buf + i * page_size) = i;
+	atomic_store(&race_stop, false);
+	atomic_store(&race_errors, 0);
+	atomic_store(&race_moves, 0);
+	atomic_store(&race_ops, 0);
+	atomic_store(&race_busy, 0);
+	atomic_store(&race_other, 0);
+	REQUIRE(pthread_create(&t[0], NULL, race_writer, (void *)0) == 0);
+	REQUIRE(pthread_create(&t[1], NULL, race_writer, (void *)1) == 0);
+	REQUIRE(pthread_create(&t[2], NULL, race_mover, NULL) == 0);
+	sleep(RACE_SECS);
+	atomic_store(&race_stop, true);
+	for (i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	CHECK(atomic_load(&race_errors) == 0, "%ld errors",
+	      (long)atomic_load(&race_errors));
+	CHECK(atomic_load(&race_moves) > 0, "nothing ever reached the device");
+	ktap_diag("race_faults: %ld migrations moved %ld pages to the device in %d s (%ld busy, %ld other)",
+		  (long)atomic_load(&race_ops), (long)atomic_load(&race_moves), RACE_SECS,
+		  (long)atomic_load(&race_busy), (long)atomic_load(&race_other));
+	for (i = 0; i < RACE_PAGES; i++)
+		if (CHECK(race_buf[i * page_size + 200] == (char)i &&
+			  race_buf[(i + 1) * page_size - 1] == (char)i, "page %zu", i))
+			break;
+	CHECK(count_not_state(dev_fd, race_buf, RACE_PAGES, COHMEM_STATE_SYSTEM) == 0);
+	munmap(race_buf, RACE_PAGES * page_size);
+	used_back(&before);
+}
+
 /* Another device's private pages: OTHER to this one, moved by neither. */
 static void other_device(void)
 {
@@ -381,11 +533,13 @@ int main(void)
 		printf("Bail out! cohmem0 is not device-private (type %u)\n", dev_info.type);
 		return 1;
 	}
-	ktap_plan(17);
+	ktap_plan(20);
 	RUN(info_private);
 	RUN(pagemap_pfns_visible);
 	RUN(migrate_to_device);
 	RUN(migrate_holes);
+	RUN(migrate_thp);
+	RUN(migrate_readonly);
 	RUN(cpu_read_faults_back);
 	RUN(cpu_write_faults_back);
 	RUN(migrate_to_sys);
@@ -399,5 +553,6 @@ int main(void)
 	RUN(munmap_frees);
 	RUN(exit_frees);
 	RUN(other_device);
+	RUN(race_faults);
 	return ktap_finish();
 }
