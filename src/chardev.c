@@ -50,6 +50,8 @@ static void cohmem_fill_info(struct cohmem_dev *cd, struct cohmem_info *info)
 	info->type = cd->type;
 	if (COHMEM_HAVE_DEVICE_PRIVATE)
 		info->features |= COHMEM_FEATURE_PRIVATE;
+	if (cohmem_huge_ok(cd))
+		info->features |= COHMEM_FEATURE_HUGE;
 	info->proc_limit_pages = cohmem_proc_limit_pages();
 }
 
@@ -58,8 +60,17 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 {
 	int ret;
 
-	if (m->flags || m->pad || !cohmem_zero(m->reserved, sizeof(m->reserved)))
+	if (m->flags & ~COHMEM_MIGRATE_HUGE || m->pad || m->reserved)
 		return -EINVAL;
+	if (m->flags & COHMEM_MIGRATE_HUGE) {
+		if (!to_dev)
+			return -EINVAL;
+		if (!cohmem_huge_ok(cd)) {
+			pr_info_ratelimited("%s: MIGRATE_HUGE needs a type=private device on a kernel with THP device migration\n",
+					    cd->name);
+			return -EOPNOTSUPP;
+		}
+	}
 	ret = cohmem_check_range(m->addr, m->len);
 	if (ret)
 		return ret;
@@ -69,6 +80,7 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 	m->skipped_other = 0;
 	m->evicted = 0;
 	m->skipped_limit = 0;
+	m->huge = 0;
 	return cohmem_migrate(cd, m, to_dev);
 }
 

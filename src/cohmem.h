@@ -18,7 +18,7 @@
 
 #define COHMEM_MAX_DEVICES	8
 /* Pages handed to one migrate_vma_setup()/migrate_device_range() call. */
-#define COHMEM_BATCH		512
+#define COHMEM_BATCH		512UL
 
 /* A physical range taken away from the kernel for one device. */
 struct cohmem_region {
@@ -100,6 +100,8 @@ void cohmem_pagemap_fini(struct cohmem_dev *cd);
 unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 				 unsigned long n, struct cohmem_owner *o);
 struct cohmem_dev *cohmem_page_dev(struct page *page);
+bool cohmem_huge_ok(struct cohmem_dev *cd);
+struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o);
 
 /* A device page of any kind cohmem makes, whoever made it. */
 static inline bool cohmem_is_device_page(struct page *page)

@@ -45,9 +45,8 @@
 #elif !COHMEM_HAVE_ALLOC_PAGES_BULK_ARRAY && !COHMEM_HAVE_ALLOC_PAGES_BULK
 #error "no bulk page allocator"
 #endif
-/* Probed for THP device migration (6.19+), which cohmem does not do yet. */
-#ifndef COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
-#error "probe migrate_vma_select_compound.c did not run"
+#if !defined(COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND) || !defined(COHMEM_HAVE_FOLIO_SPLIT)
+#error "probes migrate_vma_select_compound.c and folio_split.c did not both run"
 #endif
 
 /* Fill the NULL slots of pages[0..n); returns how many are filled. */
@@ -82,6 +81,35 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
 #endif
 }
 
+#define COHMEM_HAVE_DEVICE_PRIVATE	IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+
+/*
+ * Huge (PMD-sized) device folios, for device-private memory only (the core
+ * mm does not support huge device-coherent folios, see the README): THP
+ * device migration (MIGRATE_VMA_SELECT_COMPOUND), the folio_split callback
+ * and zone_device_page_init() with an order, all of 6.19 on, plus THP
+ * migration entries on this architecture.
+ */
+#define COHMEM_HAVE_HUGE						\
+	(COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND && COHMEM_HAVE_FOLIO_SPLIT && \
+	 COHMEM_HAVE_ZDPI_PGMAP_ORDER && COHMEM_HAVE_DEVICE_PRIVATE &&	\
+	 IS_ENABLED(CONFIG_ARCH_ENABLE_THP_MIGRATION))
+
+#if COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
+#define COHMEM_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
+#define COHMEM_PFN_COMPOUND	MIGRATE_PFN_COMPOUND
+#else
+#define COHMEM_SELECT_COMPOUND	0
+#define COHMEM_PFN_COMPOUND	0UL
+#endif
+
+/* Pages a migrate src/dst entry stands for. */
+static inline unsigned long cohmem_mpfn_nr(unsigned long mpfn)
+{
+	return COHMEM_PFN_COMPOUND && (mpfn & COHMEM_PFN_COMPOUND) ?
+	       HPAGE_PMD_NR : 1;
+}
+
 /* A free device page gets one reference, is locked, and pins its pgmap. */
 static inline void cohmem_zone_device_page_init(struct page *page,
 						struct dev_pagemap *pgmap)
@@ -100,7 +128,26 @@ static inline void cohmem_zone_device_page_init(struct page *page,
  * yes, 6.1 and 6.12 no). The private code builds everywhere and is dead
  * code, never reached, where this is 0.
  */
-#define COHMEM_HAVE_DEVICE_PRIVATE	IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+/* The same for a huge folio; only reached when COHMEM_HAVE_HUGE. */
+static inline void cohmem_zone_device_folio_init(struct page *page,
+						 struct dev_pagemap *pgmap,
+						 unsigned int order)
+{
+#if COHMEM_HAVE_HUGE
+	zone_device_folio_init(page_folio(page), pgmap, order);
+#else
+	WARN_ON_ONCE(1);
+#endif
+}
+
+/* A folio split off a huge device folio takes over the head's pgmap. */
+static inline void cohmem_folio_inherit_pgmap(struct folio *tail,
+					      struct folio *head)
+{
+#if COHMEM_HAVE_HUGE
+	tail->pgmap = head->pgmap;
+#endif
+}
 
 /*
  * The pagemap's free callback: cohmem_page_free(page) is written once,
@@ -111,12 +158,23 @@ static inline void cohmem_zone_device_page_init(struct page *page,
 #define COHMEM_PAGEMAP_FREE(fn)						\
 	static void fn##_folio(struct folio *folio)			\
 	{								\
-		fn(&folio->page);					\
+		fn(&folio->page, folio_nr_pages(folio));		\
 	}
 #define COHMEM_PAGEMAP_FREE_MEMBER(fn)	.folio_free = fn##_folio
 #else
-#define COHMEM_PAGEMAP_FREE(fn)		static void fn(struct page *page)
-#define COHMEM_PAGEMAP_FREE_MEMBER(fn)	.page_free = fn
+#define COHMEM_PAGEMAP_FREE(fn)						\
+	static void fn##_page(struct page *page)			\
+	{								\
+		fn(page, 1);						\
+	}
+#define COHMEM_PAGEMAP_FREE_MEMBER(fn)	.page_free = fn##_page
+#endif
+
+/* cohmem_folio_split() as the ops' folio_split, where huge folios exist. */
+#if COHMEM_HAVE_HUGE
+#define COHMEM_PAGEMAP_SPLIT_MEMBER	.folio_split = cohmem_folio_split,
+#else
+#define COHMEM_PAGEMAP_SPLIT_MEMBER
 #endif
 
 #endif /* COHMEM_COMPAT_H */

@@ -20,10 +20,14 @@
 
 #include "cohmem.h"
 
+/* A batch is one PMD's worth of pages: a huge entry fits exactly. */
+static_assert(COHMEM_BATCH == PTRS_PER_PMD);
+
 struct cohmem_batch {
 	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
 	unsigned long allocated;	/* device pages this call placed so far */
 	bool no_room;			/* eviction found nothing to evict */
+	bool huge;			/* MIGRATE_TO_DEV: huge device folios */
 	unsigned long src[COHMEM_BATCH];
 	unsigned long dst[COHMEM_BATCH];
 	struct page *pages[COHMEM_BATCH];
@@ -68,42 +72,74 @@ static void cohmem_copy_from_dev(struct cohmem_dev *cd, struct page *dpage,
 }
 
 /*
+ * A huge source folio @spage (of @cd) into one locked system THP: the
+ * whole of it at once. False when no THP is free: move it in small pages
+ * (migrate_vma splits the device folio; device-side eviction cannot).
+ */
+static bool cohmem_fill_sys_huge(struct cohmem_dev *cd, struct page *spage,
+				 unsigned long *dst)
+{
+	struct folio *folio = folio_alloc(GFP_TRANSHUGE, HPAGE_PMD_ORDER);
+	unsigned long j;
+
+	if (!folio)
+		return false;
+	folio_lock(folio);
+	for (j = 0; j < HPAGE_PMD_NR; j++)
+		cohmem_copy_from_dev(cd, folio_page(folio, j), spage + j);
+	*dst = migrate_pfn(folio_pfn(folio)) | COHMEM_PFN_COMPOUND;
+	return true;
+}
+
+/*
  * Locked system pages, filled from @cd's device pages, for the entries of
- * @src (n of them) selected for migration; @pages is scratch space.
+ * @src (n of them) selected for migration; @pages is scratch space. An
+ * entry for a huge device folio gets a system THP, or else one small page
+ * for each of its pages.
  */
 static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 			    unsigned long *dst, struct page **pages,
 			    unsigned long n, u64 *nomem, u64 *other)
 {
-	unsigned long i, want = 0, got, j = 0;
+	unsigned long i, j, nr, want = 0, got, k = 0;
 
-	for (i = 0; i < n; i++)
-		want += migrate_pfn_to_page(src[i]) &&
-			(src[i] & MIGRATE_PFN_MIGRATE);
+	memset(dst, 0, n * sizeof(*dst));
+	for (i = 0; i < n; i += nr) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+
+		nr = min(cohmem_mpfn_nr(src[i]), n - i);
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (nr == 1 || !cohmem_fill_sys_huge(cd, spage, &dst[i]))
+			want += nr;
+	}
 	memset(pages, 0, want * sizeof(pages[0]));
 	got = cohmem_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, want, pages);
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i += nr) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
-		struct page *dpage;
 
-		dst[i] = 0;
-		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+		nr = min(cohmem_mpfn_nr(src[i]), n - i);
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) || dst[i])
 			continue;
 		if (!spage) {
 			/* A hole: nothing on the device to bring back. */
-			(*other)++;
+			(*other) += nr;
 			continue;
 		}
-		/* The bulk allocator may stop short; it never sleeps for more. */
-		dpage = j < got ? pages[j++] : alloc_page(GFP_HIGHUSER_MOVABLE);
-		if (!dpage) {
-			(*nomem)++;
-			continue;
+		for (j = 0; j < nr; j++) {
+			struct page *dpage;
+
+			/* The bulk allocator may stop short; never sleeps for more. */
+			dpage = k < got ? pages[k++] : alloc_page(GFP_HIGHUSER_MOVABLE);
+			if (!dpage) {
+				(*nomem)++;
+				continue;
+			}
+			lock_page(dpage);
+			cohmem_copy_from_dev(cd, dpage, spage + j);
+			dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
-		lock_page(dpage);
-		cohmem_copy_from_dev(cd, dpage, spage);
-		dst[i] = migrate_pfn(page_to_pfn(dpage));
 	}
 }
 
@@ -128,14 +164,47 @@ static u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
 	return evicted;
 }
 
-/* Device pages for the selected entries; holes become zero-filled pages. */
+/*
+ * One huge device folio for the huge entry @i (a THP, or an empty 2 MiB
+ * stretch); false: charge or aligned run not to be had, use small pages.
+ */
+static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
+				 unsigned long i)
+{
+	struct page *spage = migrate_pfn_to_page(b->src[i]), *dpage;
+	unsigned long j, charged;
+
+	charged = cohmem_owner_charge(b->owner, HPAGE_PMD_NR);
+	dpage = charged == HPAGE_PMD_NR ? cohmem_alloc_huge(cd, b->owner) : NULL;
+	if (!dpage) {
+		cohmem_owner_uncharge(b->owner, charged);
+		return false;
+	}
+	for (j = 0; j < HPAGE_PMD_NR; j++)
+		cohmem_copy_to_dev(cd, dpage + j, spage ? spage + j : NULL);
+	b->dst[i] = migrate_pfn(page_to_pfn(dpage)) | COHMEM_PFN_COMPOUND;
+	b->allocated += HPAGE_PMD_NR;
+	return true;
+}
+
+/*
+ * Device pages for the selected entries; holes become zero-filled pages.
+ * A huge entry gets a huge device folio when asked for and available, or
+ * else small pages for each of its pages (migrate_vma splits the source).
+ */
 static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 			    unsigned long n, struct cohmem_migrate *m)
 {
-	unsigned long i, want = 0, allowed, got, j = 0;
+	unsigned long i, j, nr, want = 0, allowed, got, k = 0;
 
-	for (i = 0; i < n; i++)
-		want += !!(b->src[i] & MIGRATE_PFN_MIGRATE);
+	memset(b->dst, 0, n * sizeof(b->dst[0]));
+	for (i = 0; i < n; i += nr) {
+		nr = min(cohmem_mpfn_nr(b->src[i]), n - i);
+		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (nr == 1 || !b->huge || !cohmem_fill_dev_huge(cd, b, i))
+			want += nr;
+	}
 	/* The process's share first (proc_limit), then the device's room. */
 	allowed = cohmem_owner_charge(b->owner, want);
 	got = cohmem_alloc_pages(cd, b->pages, allowed, b->owner);
@@ -152,23 +221,26 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	cohmem_owner_uncharge(b->owner, allowed - got);
 	b->allocated += got;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i += nr) {
 		struct page *spage = migrate_pfn_to_page(b->src[i]);
-		struct page *dpage;
 
-		b->dst[i] = 0;
-		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
+		nr = min(cohmem_mpfn_nr(b->src[i]), n - i);
+		if (!(b->src[i] & MIGRATE_PFN_MIGRATE) || b->dst[i])
 			continue;
-		if (j >= got) {
-			if (j++ < allowed)
-				m->skipped_nomem++;
-			else
-				m->skipped_limit++;
-			continue;
+		for (j = 0; j < nr; j++, k++) {
+			struct page *dpage;
+
+			if (k >= got) {
+				if (k < allowed)
+					m->skipped_nomem++;
+				else
+					m->skipped_limit++;
+				continue;
+			}
+			dpage = b->pages[k];
+			cohmem_copy_to_dev(cd, dpage, spage ? spage + j : NULL);
+			b->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
-		dpage = b->pages[j++];
-		cohmem_copy_to_dev(cd, dpage, spage);
-		b->dst[i] = migrate_pfn(page_to_pfn(dpage));
 	}
 }
 
@@ -212,13 +284,19 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		.dst = b->dst,
 		.pgmap_owner = cd,
 	};
-	unsigned long i, n = (end - start) >> PAGE_SHIFT, retry = 0;
+	unsigned long i, nr, n = (end - start) >> PAGE_SHIFT, retry = 0;
 	u64 moved = 0;
 
+	/*
+	 * Huge entries: THPs and empty 2 MiB stretches when huge device
+	 * folios are asked for; and any huge private folio on the way back.
+	 */
 	if (to_dev)
-		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM |
+			     (b->huge ? COHMEM_SELECT_COMPOUND : 0);
 	else if (cd->type == COHMEM_TYPE_PRIVATE)
-		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+		args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			     (cohmem_huge_ok(cd) ? COHMEM_SELECT_COMPOUND : 0);
 	else
 		args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 	/* hugetlb, VM_IO/VM_PFNMAP/VM_MIXEDMAP and DAX are not migratable. */
@@ -226,12 +304,13 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		m->skipped_other += n;
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i += nr) {
+		nr = min(cohmem_mpfn_nr(b->src[i]), n - i);
 		if (b->src[i] & MIGRATE_PFN_MIGRATE)
 			continue;
 		/* Collected but not unmapped: extra references, or locked. */
 		if (b->src[i] & MIGRATE_PFN_VALID) {
-			m->skipped_busy++;
+			m->skipped_busy += nr;
 			continue;
 		}
 		switch (cohmem_skip_reason(cd, start + (i << PAGE_SHIFT), to_dev)) {
@@ -258,10 +337,14 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 	for (i = 0; i < n; i++) {
 		if (!b->dst[i])
 			continue;
-		if (b->src[i] & MIGRATE_PFN_MIGRATE)
-			moved++;
-		else
-			m->skipped_busy++;
+		nr = cohmem_mpfn_nr(b->dst[i]);
+		if (!(b->src[i] & MIGRATE_PFN_MIGRATE)) {
+			m->skipped_busy += nr;
+			continue;
+		}
+		moved += nr;
+		if (nr > 1)
+			m->huge += nr;
 	}
 	m->moved += moved;
 	atomic64_add(moved, to_dev ? &cd->migrated_to_dev : &cd->migrated_to_sys);
@@ -290,11 +373,13 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 		again.evicted += first.evicted;
 		again.skipped_other -= min(again.skipped_other, first.moved);
 		again.moved += first.moved;
+		again.huge += first.huge;
 	}
 	m->moved += again.moved;
 	m->skipped_busy += again.skipped_busy;
 	m->skipped_nomem += again.skipped_nomem;
 	m->skipped_limit += again.skipped_limit;
+	m->huge += again.huge;
 	m->skipped_other += again.skipped_other;
 	m->evicted += again.evicted;
 }
@@ -312,6 +397,7 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 		return -ENOMEM;
 	b->allocated = 0;
 	b->no_room = false;
+	b->huge = to_dev && (m->flags & COHMEM_MIGRATE_HUGE);
 	b->owner = NULL;
 	if (to_dev) {
 		b->owner = cohmem_owner_get(mm);
@@ -334,7 +420,8 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 		unsigned long next;
 
 		vma = find_vma(mm, addr);
-		next = min3(end, vma->vm_end, addr + (COHMEM_BATCH << PAGE_SHIFT));
+		/* Batches end at 2 MiB boundaries, where huge entries start. */
+		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 		cohmem_migrate_batch(cd, b, vma, addr, next, to_dev, m);
 		addr = next;
 		if (fatal_signal_pending(current)) {
@@ -380,7 +467,8 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 	for (done = 0; done < count; done += n) {
 		unsigned long start = first + done, in_use;
 
-		n = min_t(unsigned long, count - done, COHMEM_BATCH);
+		/* Aligned batches: a huge folio is never cut in two. */
+		n = min(count - done, COHMEM_BATCH - start % COHMEM_BATCH);
 		/*
 		 * Pages the kernel cannot move (pinned, locked) come back from
 		 * migrate_device_range() as 0, like free pages: count them as

@@ -24,20 +24,38 @@ static inline struct cohmem_dev *cohmem_pgmap_dev(struct dev_pagemap *pgmap)
  * after a migration away from the device, an unmap, a process exit, or a
  * long-term pin that moved the page to system RAM. Lock-free, any context.
  */
-static void cohmem_page_free(struct page *page)
+static void cohmem_page_free(struct page *page, unsigned long nr)
 {
 	struct cohmem_dev *cd = cohmem_pgmap_dev(cohmem_page_pgmap(page));
-	unsigned long idx = page_to_pfn(page) - cd->base_pfn;
+	unsigned long idx = page_to_pfn(page) - cd->base_pfn, i;
 
-	cohmem_owner_page_freed(page, 1);
+	cohmem_owner_page_freed(page, nr);
 	/* The page's last uses happen before it can be allocated again. */
 	smp_mb__before_atomic();
-	set_bit(idx, cd->free_map);
-	atomic_long_inc(&cd->nfree);
-	atomic64_inc(&cd->freed);
+	for (i = 0; i < nr; i++)
+		set_bit(idx + i, cd->free_map);
+	atomic_long_add(nr, &cd->nfree);
+	atomic64_add(nr, &cd->freed);
 }
 
 COHMEM_PAGEMAP_FREE(cohmem_page_free);
+
+/*
+ * A huge device-private folio is being split (partial unmap, mprotect, a
+ * CPU fault, a migration back into small pages): @tail becomes a folio of
+ * its own and takes from @head what the core mm leaves to the device. Each
+ * page still carries one charge of the owner (see limit.c). @tail NULL: the
+ * split is over.
+ */
+static void __maybe_unused cohmem_folio_split(struct folio *head,
+					      struct folio *tail)
+{
+	if (!tail)
+		return;
+	cohmem_folio_inherit_pgmap(tail, head);
+	tail->page.mapping = head->page.mapping;
+	tail->page.zone_device_data = head->page.zone_device_data;
+}
 
 static const struct dev_pagemap_ops cohmem_coherent_ops = {
 	COHMEM_PAGEMAP_FREE_MEMBER(cohmem_page_free),
@@ -46,8 +64,17 @@ static const struct dev_pagemap_ops cohmem_coherent_ops = {
 /* Device-private pages also need a CPU fault handler (migrate.c). */
 static const struct dev_pagemap_ops cohmem_private_ops = {
 	COHMEM_PAGEMAP_FREE_MEMBER(cohmem_page_free),
+	COHMEM_PAGEMAP_SPLIT_MEMBER
 	.migrate_to_ram = cohmem_migrate_to_ram,
 };
+
+/* Whether this device hands out huge (PMD-sized) folios. */
+bool cohmem_huge_ok(struct cohmem_dev *cd)
+{
+	return COHMEM_HAVE_HUGE && cd->type == COHMEM_TYPE_PRIVATE &&
+	       thp_migration_supported() &&
+	       IS_ALIGNED(cd->base_pfn, HPAGE_PMD_NR);
+}
 
 /* The cohmem device a page belongs to, or NULL for any other page. */
 struct cohmem_dev *cohmem_page_dev(struct page *page)
@@ -103,6 +130,47 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 		cohmem_owner_set(pages[bit], o);
 	}
 	return got;
+}
+
+/*
+ * A free naturally aligned run of HPAGE_PMD_NR pages as one huge folio,
+ * locked with one reference and carrying HPAGE_PMD_NR charges of @o (the
+ * caller took them); NULL when no such run is free.
+ */
+struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o)
+{
+	const unsigned long nr = HPAGE_PMD_NR;
+	unsigned long start, run, end, found = ULONG_MAX;
+	struct page *page;
+	int pass;
+
+	if (!cohmem_huge_ok(cd) || cd->npages < nr)
+		return NULL;
+	spin_lock(&cd->alloc_lock);
+	start = round_down(cd->cursor, nr);
+	for (pass = 0; pass < 2 && found == ULONG_MAX; pass++) {
+		run = pass ? 0 : start;
+		end = pass ? start : round_down(cd->npages, nr);
+		for (; run < end; run += nr) {
+			if (find_next_zero_bit(cd->free_map, run + nr, run) >= run + nr) {
+				found = run;
+				break;
+			}
+		}
+	}
+	if (found != ULONG_MAX) {
+		/* Whole words (nr is a multiple of BITS_PER_LONG): ours alone. */
+		bitmap_clear(cd->free_map, found, nr);
+		cd->cursor = found + nr;
+	}
+	spin_unlock(&cd->alloc_lock);
+	if (found == ULONG_MAX)
+		return NULL;
+	atomic_long_sub(nr, &cd->nfree);
+	page = pfn_to_page(cd->base_pfn + found);
+	cohmem_zone_device_folio_init(page, &cd->pgmap, HPAGE_PMD_ORDER);
+	cohmem_owner_set(page, o);
+	return page;
 }
 
 /*

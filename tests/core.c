@@ -351,9 +351,17 @@ static void bad_arguments(void)
 	MIG(p, -page_size, m.flags, 0, -EINVAL);	/* addr + len wraps */
 	MIG(p, 1ULL << 60, m.flags, 0, -EFAULT);	/* huge length */
 	MIG(0xffff888000000000ULL, len, m.flags, 0, -EFAULT);	/* kernel address */
-	MIG(p, len, m.flags, 1, -EINVAL);		/* unknown flag */
+	MIG(p, len, m.flags, 0x80, -EINVAL);		/* unknown flag */
+	/* Huge device folios: private devices only; never toward system RAM. */
+	memset(&m, 0, sizeof(m));
+	m.addr = (uintptr_t)p;
+	m.len = len;
+	m.flags = COHMEM_MIGRATE_HUGE;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_MIGRATE_TO_DEV, &m) ==
+	      (dev_info.features & COHMEM_FEATURE_HUGE ? 0 : -EOPNOTSUPP));
+	CHECK(xioctl(dev_fd, COHMEM_IOC_MIGRATE_TO_SYS, &m) == -EINVAL);
 	MIG(p, len, m.pad, 1, -EINVAL);
-	MIG(p, len, m.reserved[1], 1, -EINVAL);
+	MIG(p, len, m.reserved, 1, -EINVAL);
 	hole = map_anon(16, false);
 	REQUIRE(hole);
 	munmap(hole + 4 * page_size, page_size);

@@ -192,9 +192,14 @@ void fill(char *p, size_t npages, unsigned int seed)
 
 long verify(const char *p, size_t npages, unsigned int seed)
 {
+	return verify_at(p, 0, npages, seed);
+}
+
+long verify_at(const char *p, size_t first, size_t npages, unsigned int seed)
+{
 	size_t i, w, nw = page_size / 8;
 
-	for (i = 0; i < npages; i++) {
+	for (i = first; i < first + npages; i++) {
 		const uint64_t *q = (const uint64_t *)(p + i * page_size);
 
 		for (w = 0; w < nw; w++)

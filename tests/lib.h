@@ -54,6 +54,8 @@ char *map_anon(size_t npages, bool thp);
 void fill(char *p, size_t npages, unsigned int seed);
 /* Index of the first page whose contents differ, or -1. */
 long verify(const char *p, size_t npages, unsigned int seed);
+/* The same for pages [first, first + npages) of a buffer filled from p. */
+long verify_at(const char *p, size_t first, size_t npages, unsigned int seed);
 
 int migrate(int fd, void *addr, size_t npages, bool to_dev,
 	    struct cohmem_migrate *out);

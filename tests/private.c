@@ -167,6 +167,216 @@ static void migrate_thp(void)
 	used_back(&before);
 }
 
+/* MIGRATE_TO_DEV with COHMEM_MIGRATE_HUGE; returns 0 or -errno. */
+static int migrate_huge(void *p, size_t n, struct cohmem_migrate *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->addr = (uintptr_t)p;
+	m->len = n * page_size;
+	m->flags = COHMEM_MIGRATE_HUGE;
+	return xioctl(dev_fd, COHMEM_IOC_MIGRATE_TO_DEV, m);
+}
+
+#define HN 512	/* pages of a huge page (x86-64) */
+
+/*
+ * n pages of THP-backed memory (filled with seed) or of never-touched
+ * memory (holes), moved to the device as huge device folios and checked
+ * there: device pages mapped huge, none in /proc/self/pagemap.
+ */
+static char *on_device_huge(size_t n, unsigned int seed, bool holes)
+{
+	struct cohmem_migrate m;
+	char *p = map_anon(n, true);
+
+	if (CHECK(p))
+		return NULL;
+	if (!holes) {
+		fill(p, n, seed);
+		if (count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) != (long)n) {
+			munmap(p, n * page_size);
+			snprintf(case_skip, sizeof(case_skip),
+				 "no transparent huge pages here (THP disabled or none free)");
+			return NULL;
+		}
+	}
+	if (CHECK(migrate_huge(p, n, &m) == 0) ||
+	    CHECK(m.moved == n && m.huge == n, "moved %llu, huge %llu of %zu",
+		  (unsigned long long)m.moved, (unsigned long long)m.huge, n) ||
+	    CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE) == 0) ||
+	    CHECK(count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) == (long)n,
+		  "%ld pages mapped huge", count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE)) ||
+	    CHECK(count_present(p, n) == 0)) {
+		munmap(p, n * page_size);
+		return NULL;
+	}
+	return p;
+}
+
+/* The kernel cannot do huge device folios: the flag says so. */
+static bool huge_unsupported(void)
+{
+	return !(get_info(dev_fd).features & COHMEM_FEATURE_HUGE);
+}
+
+#define REQUIRE_HUGE() do {						\
+		if (huge_unsupported())					\
+			SKIP("no huge device-private folios on this kernel (THP device migration is 6.19+)"); \
+	} while (0)
+
+/*
+ * expect: with COHMEM_MIGRATE_HUGE a THP moves as one 2 MiB device folio,
+ * and MIGRATE_TO_SYS brings it back whole (a system THP) with its data.
+ */
+static void huge_round_trip(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_migrate m;
+	size_t n = 2 * HN;
+	char *p;
+
+	REQUIRE_HUGE();
+	p = on_device_huge(n, 40, false);
+	if (!p)
+		return;
+	CHECK(get_info(dev_fd).used_pages == before.used_pages + n);
+	CHECK(migrate(dev_fd, p, n, false, &m) == 0);
+	CHECK(m.moved == n, "back: moved %llu", (unsigned long long)m.moved);
+	ktap_diag("back in system RAM: %llu of %zu pages as whole THPs",
+		  (unsigned long long)m.huge, n);
+	CHECK(count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) == (long)m.huge,
+	      "%ld mapped huge, %llu came back huge",
+	      count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE), (unsigned long long)m.huge);
+	in_system(p, n, 40);
+	used_back(&before);
+	munmap(p, n * page_size);
+}
+
+/* expect: an empty 2 MiB stretch becomes a zero-filled huge device folio. */
+static void huge_holes(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	char *p;
+	size_t i;
+
+	REQUIRE_HUGE();
+	p = on_device_huge(HN, 0, true);
+	if (!p)
+		return;
+	for (i = 0; i < HN; i++)
+		if (CHECK(p[i * page_size] == 0 && p[(i + 1) * page_size - 1] == 0,
+			  "page %zu not zero", i))
+			break;
+	CHECK(count_not_state(dev_fd, p, HN, COHMEM_STATE_SYSTEM) == 0);
+	munmap(p, HN * page_size);
+	used_back(&before);
+}
+
+/*
+ * expect: a CPU fault on a huge device folio splits it (the device hears of
+ * it through folio_split) and brings back the touched part; unmapping part
+ * of one splits it too; every page and charge comes back at munmap.
+ */
+static void huge_split(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_migrate m;
+	char *p;
+
+	REQUIRE_HUGE();
+	p = on_device_huge(2 * HN, 41, false);
+	if (!p)
+		return;
+	/* A read in the first huge page faults part of it back. */
+	CHECK(verify(p, 1, 41) == -1);
+	CHECK(count_not_state(dev_fd, p, 1, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_not_state(dev_fd, p + (HN - 1) * page_size, 1,
+			      COHMEM_STATE_DEVICE) == 0,
+	      "the far end of the split folio left the device");
+	/* Unmap the first 4 KiB of the second one. */
+	REQUIRE(munmap(p + HN * page_size, page_size) == 0);
+	CHECK(count_not_state(dev_fd, p + (HN + 1) * page_size, HN - 1,
+			      COHMEM_STATE_DEVICE) == 0);
+	/* What is left comes back intact, in small pages. */
+	CHECK(migrate(dev_fd, p, HN, false, &m) == 0);
+	CHECK(verify(p, HN, 41) == -1, "first huge page: data");
+	CHECK(migrate(dev_fd, p + (HN + 1) * page_size, HN - 1, false, &m) == 0 &&
+	      m.moved == HN - 1, "moved %llu", (unsigned long long)m.moved);
+	CHECK(count_not_state(dev_fd, p, HN, COHMEM_STATE_SYSTEM) == 0);
+	CHECK(count_not_state(dev_fd, p + (HN + 1) * page_size, HN - 1,
+			      COHMEM_STATE_SYSTEM) == 0);
+	CHECK(verify_at(p, HN + 1, HN - 1, 41) == -1, "second huge page: data");
+	munmap(p, HN * page_size);
+	munmap(p + (HN + 1) * page_size, (HN - 1) * page_size);
+	used_back(&before);
+}
+
+/*
+ * expect: EVICT and a long-term pin move huge device folios back to system
+ * RAM with their data.
+ */
+static void huge_evict_and_pin(void)
+{
+	struct cohmem_info before = get_info(dev_fd);
+	struct cohmem_evict e;
+	struct cohmem_pin pn;
+	char *p, *q;
+
+	REQUIRE_HUGE();
+	p = on_device_huge(HN, 42, false);
+	if (!p)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.flags = COHMEM_EVICT_ALL;
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	CHECK(e.evicted == HN && e.busy == 0, "evicted %llu busy %llu",
+	      (unsigned long long)e.evicted, (unsigned long long)e.busy);
+	in_system(p, HN, 42);
+	munmap(p, HN * page_size);
+
+	q = on_device_huge(HN, 43, false);
+	if (!q)
+		return;
+	CHECK(pin(dev_fd, q, HN, COHMEM_PIN_LONGTERM, &pn) == 0);
+	CHECK(pn.npinned == HN && pn.ndevice == 0, "pinned %llu, on device %llu",
+	      (unsigned long long)pn.npinned, (unsigned long long)pn.ndevice);
+	in_system(q, HN, 43);
+	CHECK(unpin(dev_fd, pn.handle) == 0);
+	munmap(q, HN * page_size);
+	used_back(&before);
+}
+
+/*
+ * expect: a huge folio is charged whole against proc_limit; a process
+ * without room for one gets small pages up to its limit.
+ */
+static void huge_limit(void)
+{
+	FILE *f;
+	struct cohmem_migrate m;
+	char *p;
+
+	REQUIRE_HUGE();
+	p = map_anon(HN, true);
+	REQUIRE(p);
+	fill(p, HN, 44);
+	f = fopen("/sys/module/cohmem/parameters/proc_limit", "w");
+	REQUIRE(f);
+	fprintf(f, "%zu\n", HN / 2 * page_size);
+	fclose(f);
+	CHECK(migrate_huge(p, HN, &m) == 0);
+	CHECK(m.moved == HN / 2 && m.huge == 0 && m.skipped_limit == HN / 2,
+	      "moved %llu huge %llu limit %llu", (unsigned long long)m.moved,
+	      (unsigned long long)m.huge, (unsigned long long)m.skipped_limit);
+	f = fopen("/sys/module/cohmem/parameters/proc_limit", "w");
+	if (f) {
+		fputs("0\n", f);
+		fclose(f);
+	}
+	CHECK(verify(p, HN, 44) == -1);
+	munmap(p, HN * page_size);
+}
+
 /* Read-only pages go to the device read-only and come back read-only. */
 static void migrate_readonly(void)
 {
@@ -533,12 +743,17 @@ int main(void)
 		printf("Bail out! cohmem0 is not device-private (type %u)\n", dev_info.type);
 		return 1;
 	}
-	ktap_plan(20);
+	ktap_plan(25);
 	RUN(info_private);
 	RUN(pagemap_pfns_visible);
 	RUN(migrate_to_device);
 	RUN(migrate_holes);
 	RUN(migrate_thp);
+	RUN(huge_round_trip);
+	RUN(huge_holes);
+	RUN(huge_split);
+	RUN(huge_evict_and_pin);
+	RUN(huge_limit);
 	RUN(migrate_readonly);
 	RUN(cpu_read_faults_back);
 	RUN(cpu_write_faults_back);

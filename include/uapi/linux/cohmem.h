@@ -26,6 +26,7 @@
 
 /* What this kernel and module offer (cohmem_info.features). */
 #define COHMEM_FEATURE_PRIVATE	(1U << 0)	/* type=private can be loaded */
+#define COHMEM_FEATURE_HUGE	(1U << 1)	/* this device: COHMEM_MIGRATE_HUGE */
 
 struct cohmem_info {
 	__u32 abi_version;	/* COHMEM_ABI_VERSION */
@@ -57,10 +58,20 @@ struct cohmem_info {
  * skipped_* fields. The whole range must be mapped (-EFAULT otherwise).
  */
 
+/*
+ * MIGRATE_TO_DEV: move each 2 MiB-aligned stretch that is mapped by a
+ * transparent huge page, or not populated, as one 2 MiB device folio when
+ * the device has a free aligned run (the rest moves 4 KiB at a time). Only
+ * devices with COHMEM_FEATURE_HUGE (-EOPNOTSUPP otherwise): device-private
+ * memory on 6.19 and later. MIGRATE_TO_SYS needs no flag: a huge device
+ * folio comes back whole when a system THP is free, else in 4 KiB pages.
+ */
+#define COHMEM_MIGRATE_HUGE	(1U << 0)
+
 struct cohmem_migrate {
 	__u64 addr;		/* in */
 	__u64 len;		/* in */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: COHMEM_MIGRATE_* */
 	__u32 pad;		/* must be 0 */
 	__u64 moved;		/* out: pages migrated */
 	__u64 skipped_busy;	/* out: extra references (pinned...) or locked */
@@ -75,7 +86,9 @@ struct cohmem_migrate {
 	__u64 evicted;
 	/* out: not moved to the device: the process is at proc_limit */
 	__u64 skipped_limit;
-	__u64 reserved[2];
+	/* out: of moved, pages that moved as part of a 2 MiB folio */
+	__u64 huge;
+	__u64 reserved;		/* must be 0 */
 };
 
 /* Pin modes (cohmem_pin.mode): how the kernel is asked for the pages. */
