@@ -111,7 +111,7 @@ touch "$COHMEM_OUT/mutants/uncovered"
 i=$((i + 1))
 if [ -s "$COHMEM_OUT/mutants/uncovered" ]; then
 	echo "not ok $i every_${must_cover// /_}_case_fails_under_a_mutant # never failed:" \
-		$(cat "$COHMEM_OUT/mutants/uncovered")
+		"$(tr '\n' ' ' <"$COHMEM_OUT/mutants/uncovered")"
 else
 	echo "ok $i every_${must_cover// /_}_case_fails_under_a_mutant"
 	killed=$((killed + 1))
