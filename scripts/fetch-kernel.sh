@@ -10,10 +10,50 @@ set -euo pipefail
 kver=${1:?usage: fetch-kernel.sh KVER}
 root=$(kernel_root "$kver")
 inner=$(kernel_inner "$kver")
-[ -f "$root/.done" ] && exit 0
 
 hdr=linux-headers-$kver
 version() { in_builder "$kver" apt-cache show --no-all-versions "$1" 2>/dev/null | awk '/^Version:/ { print $2; exit }'; }
+debs=$(builder_root "$kver")/opt/cohmem/debs
+[ "$(kernel_builder "$kver")" = host ] && debs=$COHMEM_CACHE/debs
+# download VERSION PKG...: the .debs not in the cache yet
+download() {
+	local v=$1 want="" p
+	shift
+	mkdir -p "$debs"
+	for p in "$@"; do
+		ls "$debs/${p}_"*.deb >/dev/null 2>&1 || want="$want $p=$v"
+	done
+	[ -n "$want" ] || return 0
+	log "downloading$want"
+	if [ "$(kernel_builder "$kver")" = host ]; then
+		(cd "$debs" && apt-get download -qq $want)
+	else
+		in_builder "$kver" sh -c "cd /opt/cohmem/debs && apt-get download -qq $want"
+	fi
+}
+
+# Since 7.x the image package has no modules; they are in linux-modules-*
+# (the guest needs virtio_blk from them). Added to an extracted kernel of
+# an earlier run too.
+fetch_modules() {
+	local moddir v
+	moddir=$(ls -d "$root/lib/modules/$kver" "$root/usr/lib/modules/$kver" 2>/dev/null | head -n 1 || true)
+	[ -n "$moddir" ] && [ ! -d "$moddir/kernel" ] || return 0
+	v=$(version "linux-modules-$kver")
+	[ -n "$v" ] || return 0
+	download "$v" "linux-modules-$kver"
+	rm -rf "$root.modules.tmp"
+	mkdir -p "$root.modules.tmp"
+	dpkg-deb -x "$(ls "$debs/linux-modules-${kver}_"*.deb | head -n1)" "$root.modules.tmp"
+	mv "$(ls -d "$root.modules.tmp"/{,usr/}lib/modules/"$kver"/kernel 2>/dev/null | head -n 1)" "$moddir/kernel"
+	rm -rf "$root.modules.tmp"
+	log "kernel $kver: modules added from linux-modules-$kver"
+}
+if [ -f "$root/.done" ]; then
+	fetch_modules
+	exit 0
+fi
+
 ver=$(version "$hdr")
 if [ -z "$ver" ]; then
 	in_builder "$kver" apt-get update -qq
@@ -39,21 +79,7 @@ if [ "$(kernel_builder "$kver")" != host ]; then
 	[ -z "$cc" ] || "$COHMEM_TOP/scripts/chroot.sh" "$(kernel_builder "$kver")" "$cc" >/dev/null
 fi
 
-debs=$(builder_root "$kver")/opt/cohmem/debs
-[ "$(kernel_builder "$kver")" = host ] && debs=$COHMEM_CACHE/debs
-mkdir -p "$debs"
-want=""
-for p in $pkgs; do
-	ls "$debs/${p}_"*.deb >/dev/null 2>&1 || want="$want $p=$ver"
-done
-if [ -n "$want" ]; then
-	log "downloading$want"
-	if [ "$(kernel_builder "$kver")" = host ]; then
-		(cd "$debs" && apt-get download -qq $want)
-	else
-		in_builder "$kver" sh -c "cd /opt/cohmem/debs && apt-get download -qq $want"
-	fi
-fi
+download "$ver" $pkgs
 
 rm -rf "$root.tmp"
 mkdir -p "$root.tmp"
@@ -66,5 +92,6 @@ done
 sed -i "s|/usr/src/|$inner/usr/src/|g" "$root.tmp/usr/src/$hdr/Makefile"
 rm -rf "$root"
 mv "$root.tmp" "$root"
+fetch_modules
 touch "$root/.done"
 log "kernel $kver ready in $root"

@@ -5,7 +5,9 @@
 # kernel), and expects every variant to make some test fail. Then removes
 # compile probes one at a time and expects the build for the newest kernel
 # to stop with an #error rather than pick an API shape silently. Prints one
-# KTAP line per variant: "ok" when it was caught.
+# KTAP line per variant: "ok" when it was caught. Records which cases each
+# variant made fail and prints a table of them (scripts/mutant-coverage.awk):
+# every case of cohmem-conform must fail under at least one variant.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,6 +22,9 @@ mutants=(
 	'migrate_to_dev_skips_copy|src/migrate.c|s/\tif \(spage\)\n\t\tcopy_highpage\(dpage, spage\);/\tif (spage)\n\t\tclear_highpage(dpage);/'
 	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
 	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += in_use > moved ? 0 : 0;/'
+	'pin_misreports_ndevice|src/pin.c|s/p->ndevice \+= is_device_coherent_page\(/p->ndevice += !is_device_coherent_page(/'
+	'snapshot_always_writable|src/snapshot.c|s/if \(hpfn & HMM_PFN_WRITE\)/if (hpfn & (HMM_PFN_WRITE | HMM_PFN_VALID))/'
+	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 
 newest=$(kernels_list | tail -n 1)
@@ -33,8 +38,26 @@ mutant_tree() {
 		"$COHMEM_TOP/probes" "$COHMEM_TOP/scripts" "$1/tree/"
 }
 
+# Every KTAP result of every run, for the per-case table:
+# MUTANT<TAB>PROGRAM<TAB>CASE<TAB>pass|fail|skip
+results=$COHMEM_OUT/mutants/results.tsv
+mkdir -p "$COHMEM_OUT/mutants"
+: >"$results"
+record() {
+	[ -f "$2" ] || return 0
+	awk -v m="$1" '{ sub(/\r$/, "") }
+		/^# program: / { prog = $3; next }
+		/^ok [0-9]+ / { print m "\t" prog "\t" $3 "\t" ($0 ~ /# SKIP/ ? "skip" : "pass"); next }
+		/^not ok [0-9]+ / { print m "\t" prog "\t" $4 "\tfail" }' "$2" >>"$results"
+}
+# The passing suite's run of this kernel, if there is one, gives the cases'
+# order and the ones no mutant run reached.
+record baseline "$COHMEM_OUT/$kver/reserved-tests.ktap"
+# Every case of these programs must fail under at least one mutant.
+must_cover="conform"
+
 echo "KTAP version 1"
-echo "1..$((${#mutants[@]} + ${#removed_probes[@]}))"
+echo "1..$((${#mutants[@]} + ${#removed_probes[@]} + 1))"
 i=0 killed=0
 for m in "${mutants[@]}"; do
 	IFS='|' read -r name file subst <<<"$m"
@@ -55,6 +78,7 @@ for m in "${mutants[@]}"; do
 		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
 	read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
 		"$dir/$kver/reserved-tests.ktap" "$dir/$kver/reserved-tests.console" 2>/dev/null)
+	record "$name" "$dir/$kver/reserved-tests.ktap"
 	if [ "$f" -gt 0 ]; then
 		echo "ok $i $name # caught: $f failed, $p passed"
 		killed=$((killed + 1))
@@ -78,4 +102,18 @@ for probe in "${removed_probes[@]}"; do
 		echo "not ok $i $name # $newest failed, but not at an #error: see $dir/build.err"
 	fi
 done
+
+# The table, and the cases no mutant broke.
+rm -f "$COHMEM_OUT/mutants/uncovered"
+awk -v must="$must_cover" -v uncovered="$COHMEM_OUT/mutants/uncovered" \
+	-f "$COHMEM_TOP/scripts/mutant-coverage.awk" "$results" | tee "$COHMEM_OUT/mutants/coverage.txt"
+touch "$COHMEM_OUT/mutants/uncovered"
+i=$((i + 1))
+if [ -s "$COHMEM_OUT/mutants/uncovered" ]; then
+	echo "not ok $i every_${must_cover// /_}_case_fails_under_a_mutant # never failed:" \
+		"$(tr '\n' ' ' <"$COHMEM_OUT/mutants/uncovered")"
+else
+	echo "ok $i every_${must_cover// /_}_case_fails_under_a_mutant"
+	killed=$((killed + 1))
+fi
 echo "# caught: $killed of $i"

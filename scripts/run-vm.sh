@@ -32,14 +32,20 @@ esac
 append="$append ${COHMEM_APPEND:-}"
 rm -f "$base.console" "$base.ktap"
 log "booting $kver ($mode, $job)"
+# A blank 64 MiB scratch disk per boot (sparse, removed afterwards): the
+# guest's /dev/vda, for the O_DIRECT case.
 boot() {
+	rm -f "$base.disk"
+	truncate -s 64M "$base.disk"
 	timeout "${COHMEM_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m 4G \
 		-display none -monitor none -no-reboot \
 		-kernel "$(kernel_image "$kver")" \
 		-initrd "$COHMEM_OUT/$kver/initramfs.gz" \
+		-drive file="$base.disk",format=raw,if=virtio \
 		-append "$append" \
 		-serial file:"$base.console" -serial file:"$base.ktap" || true
+	rm -f "$base.disk"
 }
 boot
 # A guest that died before its /init said a word never ran cohmem: seen

@@ -527,6 +527,89 @@ static void ksm_never_merges(void)
 	munmap(dev, 32 * page_size);
 }
 
+#define DIO_PAGES 64
+
+/* PFNs of n pages (pagemap); true when every one lies in the device range. */
+static bool pfns(const char *p, size_t n, uint64_t *pfn)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		pfn[i] = pagemap_pfn(p + i * page_size);
+	return count_pfn_in_dev(&dev_info, p, n) == (long)n;
+}
+
+/* Pages whose PFN is no longer the one recorded. */
+static long pfns_changed(const char *p, size_t n, const uint64_t *pfn)
+{
+	long changed = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		changed += pagemap_pfn(p + i * page_size) != pfn[i];
+	return changed;
+}
+
+/*
+ * expect: O_DIRECT pins the user buffer short-term (FOLL_PIN without
+ * FOLL_LONGTERM) for the duration of the I/O: a device buffer written to a
+ * raw block device, and one read into from it, stay on the device in the
+ * same pages, unpinned afterwards; the data goes to the disk and back.
+ */
+static void odirect_rw(void)
+{
+	const char *disk = getenv("COHMEM_DISK"), *why = getenv("COHMEM_NODISK");
+	const size_t n = DIO_PAGES, len = DIO_PAGES * page_size;
+	const off_t off = 1 << 20;
+	uint64_t pfn_src[DIO_PAGES], pfn_dst[DIO_PAGES];
+	long before = used();
+	char *src, *dst, *ctl;
+	int fd;
+
+	if (!disk || !*disk)
+		SKIP("no scratch disk: %s", why ? why : "COHMEM_DISK not set");
+	/* Page-aligned buffers and a length of whole pages: fine for DIO. */
+	fd = open(disk, O_RDWR | O_DIRECT);
+	REQUIRE(fd >= 0, "%s: %s", disk, strerror(errno));
+	src = on_device(dev_fd, n, 20);
+	dst = on_device(dev_fd, n, 21);
+	ctl = map_anon(n, false);
+	if (CHECK(src && dst && ctl))
+		goto out;
+	CHECK(pfns(src, n, pfn_src), "source not in the device range");
+	CHECK(pfns(dst, n, pfn_dst), "destination not in the device range");
+
+	CHECK(pwrite(fd, src, len, off) == (ssize_t)len, "O_DIRECT pwrite: %s", strerror(errno));
+	CHECK(count_not_state(dev_fd, src, n, COHMEM_STATE_DEVICE) == 0,
+	      "written buffer left the device (snapshot)");
+	CHECK(pfns_changed(src, n, pfn_src) == 0, "written buffer moved (pagemap)");
+	CHECK(count_flag(dev_fd, src, n, COHMEM_PAGE_PINNED) == 0, "still pinned after the write");
+	CHECK(verify(src, n, 20) == -1, "written buffer changed");
+
+	/* Control: the disk holds the data, read into system RAM. */
+	fill(ctl, n, 22);
+	CHECK(pread(fd, ctl, len, off) == (ssize_t)len, "O_DIRECT pread: %s", strerror(errno));
+	CHECK(verify(ctl, n, 20) == -1, "the disk does not hold the buffer's data");
+
+	CHECK(pread(fd, dst, len, off) == (ssize_t)len, "O_DIRECT pread: %s", strerror(errno));
+	CHECK(verify(dst, n, 20) == -1, "device buffer read from disk: page %ld differs",
+	      verify(dst, n, 20));
+	CHECK(count_not_state(dev_fd, dst, n, COHMEM_STATE_DEVICE) == 0,
+	      "read buffer left the device (snapshot)");
+	CHECK(pfns_changed(dst, n, pfn_dst) == 0, "read buffer moved (pagemap)");
+	CHECK(count_flag(dev_fd, dst, n, COHMEM_PAGE_PINNED) == 0, "still pinned after the read");
+	CHECK(used() == before + 2 * (long)n, "%ld in use, expected %ld", used(),
+	      before + 2 * (long)n);
+out:
+	close(fd);
+	if (src)
+		munmap(src, len);
+	if (dst)
+		munmap(dst, len);
+	if (ctl)
+		munmap(ctl, len);
+}
+
 static void nothing_left_in_use(void)
 {
 	CHECK(used() == 0, "%ld pages in use", used());
@@ -535,7 +618,7 @@ static void nothing_left_in_use(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(20);
+	ktap_plan(21);
 	EXPECT(munmap_part, "partial munmap frees exactly that part");
 	EXPECT(mremap_move, "mremap moves page tables: same device pages");
 	EXPECT(mremap_grow, "growing keeps device pages, new tail not present");
@@ -555,6 +638,7 @@ int main(void)
 	EXPECT(pin_across_fork, "fork copies pinned pages for the child");
 	EXPECT(two_devices, "other device's pages: OTHER, untouchable");
 	EXPECT(ksm_never_merges, "KSM merges the control, never device pages");
+	EXPECT(odirect_rw, "O_DIRECT write+read: device pages stay, data on disk");
 	EXPECT(nothing_left_in_use, "no device page left in use");
 	return ktap_finish();
 }
