@@ -87,13 +87,12 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
  * Huge (PMD-sized) device folios, for device-private memory only (the core
  * mm does not support huge device-coherent folios, see the README): THP
  * device migration (MIGRATE_VMA_SELECT_COMPOUND), the folio_split callback
- * and zone_device_page_init() with an order, all of 6.19 on, plus THP
- * migration entries on this architecture.
+ * and zone_device_page_init() with an order, all of 6.19 on (at run time
+ * also thp_migration_supported()).
  */
 #define COHMEM_HAVE_HUGE						\
 	(COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND && COHMEM_HAVE_FOLIO_SPLIT && \
-	 COHMEM_HAVE_ZDPI_PGMAP_ORDER && COHMEM_HAVE_DEVICE_PRIVATE &&	\
-	 IS_ENABLED(CONFIG_ARCH_ENABLE_THP_MIGRATION))
+	 COHMEM_HAVE_ZDPI_PGMAP_ORDER && COHMEM_HAVE_DEVICE_PRIVATE)
 
 #if COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
 #define COHMEM_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
