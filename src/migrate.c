@@ -481,7 +481,7 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		moved = 0;
 		for (i = 0; i < n; i++)
 			if (b->dst[i] && (b->src[i] & MIGRATE_PFN_MIGRATE))
-				moved++;
+				moved += cohmem_mpfn_nr(b->dst[i]);
 		migrate_device_finalize(b->src, b->dst, n);
 		*evicted += moved;
 		*busy += in_use > moved ? in_use - moved : 0;
@@ -515,46 +515,46 @@ void cohmem_evict_all_wait(struct cohmem_dev *cd)
 #define COHMEM_FAULT_WINDOW	16
 
 /*
- * The CPU touched a device-private page (any access, any process, GUP
- * included): bring it back to system RAM, with the other pages of ours in
- * its aligned window of the same VMA. The kernel holds the faulting page
- * locked and referenced, with the mmap or VMA lock held for read.
+ * Migrate the device-private pages of our own among [@start, @end) of the
+ * faulting VMA back (@src, @dst, @pages: room for the range). A huge
+ * device folio is taken whole, as a huge entry: migrate_vma cannot split it
+ * in place while the fault holds it, only once it is unmapped.
  */
-vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
+static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf,
+				     unsigned long start, unsigned long end,
+				     unsigned long *src, unsigned long *dst,
+				     struct page **pages, bool huge)
 {
-	const unsigned long window = COHMEM_FAULT_WINDOW << PAGE_SHIFT;
-	struct cohmem_dev *cd = cohmem_page_dev(vmf->page);
-	struct vm_area_struct *vma = vmf->vma;
-	unsigned long src[COHMEM_FAULT_WINDOW], dst[COHMEM_FAULT_WINDOW];
-	struct page *pages[COHMEM_FAULT_WINDOW];
 	struct migrate_vma args = {
-		.vma = vma,
+		.vma = vmf->vma,
+		.start = start,
+		.end = end,
 		.src = src,
 		.dst = dst,
 		.pgmap_owner = cd,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			 (huge ? COHMEM_SELECT_COMPOUND : 0),
 		.fault_page = vmf->page,
 	};
-	unsigned long n, fault_idx;
+	unsigned long n = (end - start) >> PAGE_SHIFT;
+	unsigned long idx = (vmf->address - start) >> PAGE_SHIFT;
 	u64 nomem = 0, other = 0;
 	vm_fault_t ret = 0;
 
-	if (!cd)
-		return VM_FAULT_SIGBUS;
-	args.start = max(ALIGN_DOWN(vmf->address, window), vma->vm_start);
-	args.end = min(ALIGN_DOWN(vmf->address, window) + window, vma->vm_end);
-	n = (args.end - args.start) >> PAGE_SHIFT;
-	fault_idx = (vmf->address - args.start) >> PAGE_SHIFT;
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 	if (args.cpages) {
 		cohmem_fill_sys(cd, src, dst, pages, n, &nomem, &other);
 		/*
 		 * Without a page for the faulting address the fault cannot
-		 * be resolved; the rest of the window may still move.
+		 * be resolved; the rest of the range may still move.
 		 */
-		if ((src[fault_idx] & MIGRATE_PFN_MIGRATE) && !dst[fault_idx])
+		if (src[0] & COHMEM_PFN_COMPOUND && src[0] & MIGRATE_PFN_MIGRATE) {
+			if (!(dst[0] & COHMEM_PFN_COMPOUND) && !dst[idx])
+				ret = VM_FAULT_OOM;
+		} else if ((src[idx] & MIGRATE_PFN_MIGRATE) && !dst[idx]) {
 			ret = VM_FAULT_OOM;
+		}
 		migrate_vma_pages(&args);
 	}
 	/*
@@ -563,4 +563,41 @@ vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
 	 */
 	migrate_vma_finalize(&args);
 	return ret;
+}
+
+/*
+ * The CPU touched a device-private page (any access, any process, GUP
+ * included): bring it back to system RAM, with the other pages of ours in
+ * its aligned window of the same VMA, or with the rest of its huge folio.
+ * The kernel holds the faulting page locked and referenced, with the mmap
+ * or VMA lock held for read.
+ */
+vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	const unsigned long window = COHMEM_FAULT_WINDOW << PAGE_SHIFT;
+	struct cohmem_dev *cd = cohmem_page_dev(vmf->page);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long src[COHMEM_FAULT_WINDOW], dst[COHMEM_FAULT_WINDOW];
+	struct page *pages[COHMEM_FAULT_WINDOW];
+	unsigned long start, end;
+	struct cohmem_batch *b;
+	vm_fault_t ret;
+
+	if (!cd)
+		return VM_FAULT_SIGBUS;
+	start = ALIGN_DOWN(vmf->address, PMD_SIZE);
+	if (folio_test_large(page_folio(vmf->page)) && start >= vma->vm_start &&
+	    start + PMD_SIZE <= vma->vm_end) {
+		b = kmalloc(sizeof(*b), GFP_KERNEL);
+		if (!b)
+			return VM_FAULT_OOM;
+		ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
+					 b->src, b->dst, b->pages, true);
+		kfree(b);
+		return ret;
+	}
+	/* A huge folio cut by the VMA's ends is split on collection. */
+	start = max(ALIGN_DOWN(vmf->address, window), vma->vm_start);
+	end = min(ALIGN_DOWN(vmf->address, window) + window, vma->vm_end);
+	return cohmem_fault_range(cd, vmf, start, end, src, dst, pages, false);
 }

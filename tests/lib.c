@@ -22,6 +22,8 @@ static int ktap_n, ktap_pass, ktap_fail, ktap_skipped;
 
 void ktap_plan(int n)
 {
+	/* A line at a time, also into a pipe: the guest streams results. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("KTAP version 1\n1..%d\n", n);
 	fflush(stdout);
 }
