@@ -18,17 +18,18 @@ bins=$COHMEM_OUT/tests
 mutants=(
 	'migrate_to_sys_does_nothing|src/migrate.c|s/(int cohmem_migrate\(.*\n\{\n(?:.*\n)*?\tint ret = 0;\n)/$1\n\tif (!to_dev)\n\t\treturn 0;\n/'
 	'longterm_pin_without_foll_longterm|src/pin.c|s/\t\tgup_flags \|= FOLL_LONGTERM;\n//g'
-	'page_free_leaks_pages|src/pagemap.c|s/\tset_bit\(idx, cd->free_map\);\n\tatomic_long_inc\(&cd->nfree\);\n/\t(void)idx;\n/'
+	'page_free_leaks_pages|src/pagemap.c|s/\t\tset_bit\(idx \+ i, cd->free_map\);\n\tatomic_long_add\(nr, &cd->nfree\);\n/\t\t(void)idx;\n/'
 	'migrate_to_dev_skips_copy|src/migrate.c|s/\tif \(spage\)\n\t\tcopy_highpage\(dpage, spage\);/\tif (spage)\n\t\tclear_highpage(dpage);/'
 	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
 	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += in_use > moved ? 0 : 0;/'
-	'pin_misreports_ndevice|src/pin.c|s/p->ndevice \+= is_device_coherent_page\(/p->ndevice += !is_device_coherent_page(/'
+	'pin_misreports_ndevice|src/pin.c|s/p->ndevice \+= cohmem_is_device_page\(/p->ndevice += !cohmem_is_device_page(/'
 	'snapshot_always_writable|src/snapshot.c|s/if \(hpfn & HMM_PFN_WRITE\)/if (hpfn & (HMM_PFN_WRITE | HMM_PFN_VALID))/'
+	'proc_limit_ignored|src/limit.c|s/over = limit \? after - \(long\)limit : 0;/over = limit \&\& after < 0 ? after : 0;/'
 	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 
 newest=$(kernels_list | tail -n 1)
-removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk)
+removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split)
 
 # A fresh copy of what build-module.sh builds, to break.
 mutant_tree() {
