@@ -195,7 +195,8 @@ static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
 static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 			    unsigned long n, struct cohmem_migrate *m)
 {
-	unsigned long i, j, nr, want = 0, allowed, got, k = 0;
+	unsigned long i, j, nr, want = 0, allowed, got, k = 0, slot;
+	bool whole;
 
 	memset(b->dst, 0, n * sizeof(b->dst[0]));
 	for (i = 0; i < n; i += nr) {
@@ -221,26 +222,38 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	cohmem_owner_uncharge(b->owner, allowed - got);
 	b->allocated += got;
 
-	for (i = 0; i < n; i += nr) {
+	for (i = 0, slot = 0; i < n; i += nr) {
 		struct page *spage = migrate_pfn_to_page(b->src[i]);
 
 		nr = min(cohmem_mpfn_nr(b->src[i]), n - i);
 		if (!(b->src[i] & MIGRATE_PFN_MIGRATE) || b->dst[i])
 			continue;
-		for (j = 0; j < nr; j++, k++) {
+		/*
+		 * An empty huge stretch in small pages takes all of them or
+		 * none: migrate_vma_pages() inserts every one of its pages
+		 * without looking for a missing destination. (A THP source is
+		 * split first, and its pages without one stay where they are.)
+		 */
+		whole = nr > 1 && !spage && got - k < nr;
+		for (j = 0; j < nr; j++, slot++) {
 			struct page *dpage;
 
-			if (k >= got) {
-				if (k < allowed)
+			if (whole || k >= got) {
+				if (slot < allowed)
 					m->skipped_nomem++;
 				else
 					m->skipped_limit++;
 				continue;
 			}
-			dpage = b->pages[k];
+			dpage = b->pages[k++];
 			cohmem_copy_to_dev(cd, dpage, spage ? spage + j : NULL);
 			b->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
+	}
+	/* Pages no entry took go back (and give back their charges). */
+	for (; k < got; k++) {
+		unlock_page(b->pages[k]);
+		put_page(b->pages[k]);
 	}
 }
 
@@ -550,7 +563,8 @@ static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf
 		 * be resolved; the rest of the range may still move.
 		 */
 		if (src[0] & COHMEM_PFN_COMPOUND && src[0] & MIGRATE_PFN_MIGRATE) {
-			if (!(dst[0] & COHMEM_PFN_COMPOUND) && !dst[idx])
+			/* Split into small pages only with one for its head. */
+			if (!(dst[0] & COHMEM_PFN_COMPOUND) && (!dst[0] || !dst[idx]))
 				ret = VM_FAULT_OOM;
 		} else if ((src[idx] & MIGRATE_PFN_MIGRATE) && !dst[idx]) {
 			ret = VM_FAULT_OOM;

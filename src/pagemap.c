@@ -73,7 +73,8 @@ bool cohmem_huge_ok(struct cohmem_dev *cd)
 {
 	return COHMEM_HAVE_HUGE && cd->type == COHMEM_TYPE_PRIVATE &&
 	       thp_migration_supported() &&
-	       IS_ALIGNED(cd->base_pfn, HPAGE_PMD_NR);
+	       IS_ALIGNED(cd->base_pfn, HPAGE_PMD_NR) &&
+	       !(HPAGE_PMD_NR % BITS_PER_LONG);
 }
 
 /* The cohmem device a page belongs to, or NULL for any other page. */

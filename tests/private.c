@@ -347,7 +347,8 @@ static void huge_evict_and_pin(void)
 
 /*
  * expect: a huge folio is charged whole against proc_limit; a process
- * without room for one gets small pages up to its limit.
+ * without room for one gets small pages of a THP up to its limit, and
+ * nothing of an empty stretch.
  */
 static void huge_limit(void)
 {
@@ -367,12 +368,27 @@ static void huge_limit(void)
 	CHECK(m.moved == HN / 2 && m.huge == 0 && m.skipped_limit == HN / 2,
 	      "moved %llu huge %llu limit %llu", (unsigned long long)m.moved,
 	      (unsigned long long)m.huge, (unsigned long long)m.skipped_limit);
+	CHECK(verify(p, HN, 44) == -1);
+	munmap(p, HN * page_size);
+
+	/*
+	 * An empty 2 MiB stretch without room for a huge folio or for all
+	 * its small pages moves not at all (the kernel would fill every one
+	 * of its page table entries), and stays empty.
+	 */
+	p = map_anon(HN, true);
+	REQUIRE(p);
+	CHECK(migrate_huge(p, HN, &m) == 0);
+	CHECK(m.moved == 0 && m.skipped_nomem + m.skipped_limit == HN,
+	      "hole: moved %llu nomem %llu limit %llu", (unsigned long long)m.moved,
+	      (unsigned long long)m.skipped_nomem, (unsigned long long)m.skipped_limit);
+	CHECK(count_not_state(dev_fd, p, HN, COHMEM_STATE_NONE) == 0);
 	f = fopen("/sys/module/cohmem/parameters/proc_limit", "w");
 	if (f) {
 		fputs("0\n", f);
 		fclose(f);
 	}
-	CHECK(verify(p, HN, 44) == -1);
+	CHECK(p[0] == 0 && p[HN * page_size - 1] == 0);
 	munmap(p, HN * page_size);
 }
 
