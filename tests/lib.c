@@ -211,6 +211,27 @@ long verify_at(const char *p, size_t first, size_t npages, unsigned int seed)
 	return -1;
 }
 
+void fill_holes(char *p, size_t npages)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i += 2)
+		memset(p + i * page_size, 0x5a, page_size);
+}
+
+long verify_holes(const char *p, size_t npages)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++) {
+		char want = i % 2 ? 0 : 0x5a;
+
+		if (p[i * page_size] != want || p[(i + 1) * page_size - 1] != want)
+			return i;
+	}
+	return -1;
+}
+
 int migrate(int fd, void *addr, size_t npages, bool to_dev,
 	    struct cohmem_migrate *out)
 {

@@ -57,6 +57,9 @@ long verify(const char *p, size_t npages, unsigned int seed);
 /* The same for pages [first, first + npages) of a buffer filled from p. */
 long verify_at(const char *p, size_t first, size_t npages, unsigned int seed);
 
+/* Even pages filled with 0x5a, odd ones never touched; first bad page or -1. */
+void fill_holes(char *p, size_t npages);
+long verify_holes(const char *p, size_t npages);
 int migrate(int fd, void *addr, size_t npages, bool to_dev,
 	    struct cohmem_migrate *out);
 /* Snapshot into states[npages]; returns 0 or -errno. */

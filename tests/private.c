@@ -123,21 +123,13 @@ static void migrate_holes(void)
 	struct cohmem_info before = get_info(dev_fd);
 	struct cohmem_migrate m;
 	char *p = map_anon(N, false);
-	size_t i;
 
 	REQUIRE(p);
-	for (i = 0; i < N; i += 2)
-		memset(p + i * page_size, 0x5a, page_size);
+	fill_holes(p, N);
 	REQUIRE(migrate(dev_fd, p, N, true, &m) == 0);
 	CHECK(m.moved == N, "moved %llu", (unsigned long long)m.moved);
 	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
-	for (i = 0; i < N; i++) {
-		char want = i % 2 ? 0 : 0x5a;
-
-		if (CHECK(p[i * page_size] == want && p[(i + 1) * page_size - 1] == want,
-			  "page %zu", i))
-			break;
-	}
+	CHECK(verify_holes(p, N) == -1, "page %ld", verify_holes(p, N));
 	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0);
 	munmap(p, N * page_size);
 	used_back(&before);
