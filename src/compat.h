@@ -81,6 +81,11 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
 #endif
 }
 
+/*
+ * MEMORY_DEVICE_PRIVATE pagemaps need CONFIG_DEVICE_PRIVATE (Debian: 7.x
+ * yes, 6.1 and 6.12 no). The private code builds everywhere and is dead
+ * code, never reached, where this is 0.
+ */
 #define COHMEM_HAVE_DEVICE_PRIVATE	IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 
 /*
@@ -122,12 +127,7 @@ static inline void cohmem_zone_device_page_init(struct page *page,
 #endif
 }
 
-/*
- * MEMORY_DEVICE_PRIVATE pagemaps need CONFIG_DEVICE_PRIVATE (Debian: 7.x
- * yes, 6.1 and 6.12 no). The private code builds everywhere and is dead
- * code, never reached, where this is 0.
- */
-/* The same for a huge folio; only reached when COHMEM_HAVE_HUGE. */
+/* A free huge device folio, likewise; only reached when COHMEM_HAVE_HUGE. */
 static inline void cohmem_zone_device_folio_init(struct page *page,
 						 struct dev_pagemap *pgmap,
 						 unsigned int order)
