@@ -2,10 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # chroot.sh SUITE [PACKAGES...]: a cached debootstrap chroot of a Debian
 # suite (trixie, sid, or this machine's own) with what building a module for
-# its kernels needs. The mirror is the one this machine's apt uses; for this
-# machine's own suite the chroot gets all of its apt entries for that suite
-# (-security, -updates: bookworm's kernel headers are in bookworm-security).
-# The sources are checked on every run. Prints its path.
+# its kernels needs. Its apt sources are this machine's own entries
+# (mirror, -updates, -security) renamed for SUITE, plus SUITE-backports
+# (chroot_sources below), checked on every run. Prints its path.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -69,20 +68,45 @@ host_sources() {
 	' $files
 }
 
-# chroot_sources: what the chroot's /etc/apt/sources.list should say.
+# chroot_sources: what the chroot's /etc/apt/sources.list should say: this
+# machine's own entries for its suite and SUITE-* (-updates, -security:
+# kernels are updated there), renamed for the chroot's suite (sid has only
+# itself), and SUITE-backports beside SUITE, where it is not there already.
 chroot_sources() {
-	local mirror
-	if [ "$suite" = "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" ] &&
-	   [ -n "$(host_sources "$suite")" ]; then
-		host_sources "$suite"
+	local host mirror
+	host=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	if [ -n "$host" ] && [ -n "$(host_sources "$host")" ]; then
+		host_sources "$host" | awk -v h="$host" -v s="$suite" '
+		{
+			i = 2
+			if ($i ~ /^\[/) while ($i !~ /\]$/ && i < NF) i++
+			if ($i ~ /^\[/ || $i ~ /\]$/) i++
+			x = $(i + 1)
+			if (x == h)
+				main = $0
+			else if (s == "sid")
+				next
+			$(i + 1) = s substr(x, length(h) + 1)
+			if ($(i + 1) == s "-backports")
+				bpo = 1
+			print
+		}
+		END {
+			if (s != "sid" && !bpo && main != "") {
+				$0 = main
+				i = 2
+				if ($i ~ /^\[/) while ($i !~ /\]$/ && i < NF) i++
+				if ($i ~ /^\[/ || $i ~ /\]$/) i++
+				$(i + 1) = s "-backports"
+				print
+			}
+		}'
 		return
 	fi
 	mirror=$(apt_mirror)
 	[ -n "$mirror" ] || return 0
 	echo "deb $mirror $suite main"
-	case $suite in
-	trixie) echo "deb $mirror $suite-backports main" ;;
-	esac
+	[ "$suite" = sid ] || echo "deb $mirror $suite-backports main"
 }
 
 if [ ! -f "$dir/.done" ]; then

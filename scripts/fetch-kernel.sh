@@ -4,94 +4,132 @@
 # with apt-get (on the host or in the kernel's chroot, so the mirror is the
 # one apt is configured with), cache the .debs and extract them, never
 # installed, into kernel_root KVER.
+#
+# Each package is fetched at the version apt resolves for it now: the
+# headers, their -common, kbuild and base packages (at the exact version the
+# headers ask for where they ask for one, else apt's candidate: the archive
+# may carry a kbuild of a newer Debian revision than the headers), the image
+# (linux-binary-* since 7.x) and, since 7.x, linux-modules-*. The extracted
+# tree keeps the list it was made from (.packages); when the archive's list
+# differs, the tree is made again, and when apt no longer knows the kernel,
+# the cached tree is kept; either way with a log line.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kver=${1:?usage: fetch-kernel.sh KVER}
 root=$(kernel_root "$kver")
 inner=$(kernel_inner "$kver")
-
+builder=$(kernel_builder "$kver")
 hdr=linux-headers-$kver
-version() { in_builder "$kver" apt-cache show --no-all-versions "$1" 2>/dev/null | awk '/^Version:/ { print $2; exit }'; }
 debs=$(builder_root "$kver")/opt/cohmem/debs
-[ "$(kernel_builder "$kver")" = host ] && debs=$COHMEM_CACHE/debs
-# download VERSION PKG...: the .debs not in the cache yet
-download() {
-	local v=$1 want="" p
-	shift
-	mkdir -p "$debs"
-	for p in "$@"; do
-		ls "$debs/${p}_"*.deb >/dev/null 2>&1 || want="$want $p=$v"
-	done
-	[ -n "$want" ] || return 0
-	log "downloading$want"
-	if [ "$(kernel_builder "$kver")" = host ]; then
-		(cd "$debs" && apt-get download -qq $want)
-	else
-		in_builder "$kver" sh -c "cd /opt/cohmem/debs && apt-get download -qq $want"
-	fi
-}
+[ "$builder" = host ] && debs=$COHMEM_CACHE/debs
 
-# Since 7.x the image package has no modules; they are in linux-modules-*
-# (the guest needs virtio_blk from them). Added to an extracted kernel of
-# an earlier run too.
-fetch_modules() {
-	local moddir v
-	moddir=$(ls -d "$root/lib/modules/$kver" "$root/usr/lib/modules/$kver" 2>/dev/null | head -n 1 || true)
-	[ -n "$moddir" ] && [ ! -d "$moddir/kernel" ] || return 0
-	v=$(version "linux-modules-$kver")
+# show PKG: apt's record of PKG's candidate ("" if apt does not know it)
+show() { in_builder "$kver" apt-cache show --no-all-versions "$1" 2>/dev/null || true; }
+field() { awk -v f="$1:" '$1 == f { sub(/^[^:]*: */, ""); print; exit }'; }
+
+# want: "PKG=VERSION" of every package of this kernel, one per line
+want() {
+	local rec v dep name op ver img
+	rec=$(show "$hdr")
+	v=$(field Version <<<"$rec")
 	[ -n "$v" ] || return 0
-	download "$v" "linux-modules-$kver"
-	rm -rf "$root.modules.tmp"
-	mkdir -p "$root.modules.tmp"
-	dpkg-deb -x "$(ls "$debs/linux-modules-${kver}_"*.deb | head -n1)" "$root.modules.tmp"
-	mv "$(ls -d "$root.modules.tmp"/{,usr/}lib/modules/"$kver"/kernel 2>/dev/null | head -n 1)" "$moddir/kernel"
-	rm -rf "$root.modules.tmp"
-	log "kernel $kver: modules added from linux-modules-$kver"
+	echo "$hdr=$v"
+	# Depends: "name (op version)" entries, alternatives left out.
+	field Depends <<<"$rec" | tr ',' '\n' | sed 's/|.*//' | while read -r dep; do
+		name=${dep%% *}
+		case $name in
+		linux-headers-* | linux-kbuild-* | linux-base-*) ;;
+		*) continue ;;
+		esac
+		op=$(sed -n 's/.*(\([<>=]*\) *\([^)]*\)).*/\1/p' <<<"$dep")
+		ver=$(sed -n 's/.*(\([<>=]*\) *\([^)]*\)).*/\2/p' <<<"$dep")
+		[ "$op" = "=" ] || ver=$(show "$name" | field Version)
+		[ -n "$ver" ] || { echo "missing:$name"; continue; }
+		echo "$name=$ver"
+	done
+	# The image is in linux-binary-* since 7.x (linux-image-* is a meta
+	# package there), the modules in linux-modules-*.
+	img=linux-binary-$kver
+	v=$(show "$img" | field Version)
+	if [ -z "$v" ]; then
+		img=linux-image-$kver
+		v=$(show "$img" | field Version)
+	fi
+	[ -z "$v" ] || echo "$img=$v"
+	v=$(show "linux-modules-$kver" | field Version)
+	[ -z "$v" ] || echo "linux-modules-$kver=$v"
 }
+
+# deb PKG=VERSION: the cached file of exactly that version
+deb() {
+	local p=${1%%=*} v=${1#*=}
+	ls "$debs/${p}_${v//:/%3a}_"*.deb 2>/dev/null | head -n 1 || true
+}
+
+# download PKG=VERSION...: those not cached yet; older versions are removed
+download() {
+	local get="" pv out
+	mkdir -p "$debs"
+	for pv in "$@"; do
+		[ -n "$(deb "$pv")" ] || get="$get $pv"
+	done
+	[ -n "$get" ] || return 0
+	log "downloading$get"
+	if ! out=$(in_builder "$kver" sh -c "cd '$(kernel_debs_inner)' && apt-get download -qq $get" 2>&1); then
+		die "$kver: apt-get download failed for$get ($builder): $(grep -m1 -E '^E:' <<<"$out" || tail -n 1 <<<"$out")"
+	fi
+	for pv in $get; do
+		for f in "$debs/${pv%%=*}_"*.deb; do
+			[ "$f" = "$(deb "$pv")" ] || rm -f "$f"
+		done
+	done
+}
+kernel_debs_inner() { [ "$builder" = host ] && echo "$debs" || echo /opt/cohmem/debs; }
+
+pkgs=$(want)
+if grep -q '^missing:' <<<"$pkgs"; then
+	die "$kver: the archive has $hdr but not $(grep '^missing:' <<<"$pkgs" | cut -d: -f2 | tr '\n' ' ')(apt on $builder)"
+fi
+if [ -z "$pkgs" ]; then
+	if [ -f "$root/.done" ]; then
+		log "$kver: apt ($builder) no longer knows $hdr; keeping the cached kernel"
+		exit 0
+	fi
+	die "$kver: apt ($builder) knows no $hdr (run scripts/resolve-kernels.sh to see what the archive has)"
+fi
+grep -q '^linux-\(binary\|image\)-' <<<"$pkgs" ||
+	die "$kver: the archive has $hdr but no linux-image-$kver or linux-binary-$kver (apt on $builder)"
 if [ -f "$root/.done" ]; then
-	fetch_modules
-	exit 0
+	if [ "$pkgs" = "$(cat "$root/.packages" 2>/dev/null)" ]; then
+		exit 0
+	fi
+	log "$kver: the archive's packages changed since the cached kernel was extracted; extracting again:" \
+		"$(diff <(cat "$root/.packages" 2>/dev/null) - <<<"$pkgs" | sed -n 's/^[<>] //p' | tr '\n' ' ')"
 fi
 
-ver=$(version "$hdr")
-if [ -z "$ver" ]; then
-	in_builder "$kver" apt-get update -qq
-	ver=$(version "$hdr")
-fi
-[ -n "$ver" ] || die "$hdr is not known to apt ($(kernel_builder "$kver"))"
-
-# Headers with their -common, kbuild and base packages; the image is in
-# linux-binary-* since 7.x (linux-image-* became a meta package).
-pkgs=$hdr
-for dep in $(in_builder "$kver" apt-cache depends "$hdr" | awk '/Depends: linux-(headers|kbuild|base)-/ { print $2 }'); do
-	pkgs="$pkgs $dep"
-done
-if [ -n "$(version "linux-binary-$kver")" ]; then
-	pkgs="$pkgs linux-binary-$kver"
-else
-	pkgs="$pkgs linux-image-$kver"
+# In a chroot, install the compiler the headers package depends on
+# (gcc-14, or linux-compiler-gcc-12-x86 on bookworm).
+if [ "$builder" != host ]; then
+	cc=$(in_builder "$kver" apt-cache depends "$hdr" |
+		awk '/Depends: (gcc-[0-9]+|linux-compiler-gcc-[0-9]+-x86)/ { print $2; exit }')
+	[ -z "$cc" ] || "$COHMEM_TOP/scripts/chroot.sh" "$builder" "$cc" >/dev/null
 fi
 
-# In a chroot, install the compiler the headers package depends on.
-if [ "$(kernel_builder "$kver")" != host ]; then
-	cc=$(in_builder "$kver" apt-cache depends "$hdr" | awk '/Depends: gcc-[0-9]+/ { print $2; exit }')
-	[ -z "$cc" ] || "$COHMEM_TOP/scripts/chroot.sh" "$(kernel_builder "$kver")" "$cc" >/dev/null
-fi
-
-download "$ver" $pkgs
+# shellcheck disable=SC2046
+download $pkgs
 
 rm -rf "$root.tmp"
 mkdir -p "$root.tmp"
-for p in $pkgs; do
-	dpkg-deb -x "$(ls "$debs/${p}_"*.deb | head -n1)" "$root.tmp"
+for pv in $pkgs; do
+	dpkg-deb -x "$(deb "$pv")" "$root.tmp"
 done
 
 # The arch Makefile names the -common tree (and since 7.x its own output
 # directory) by absolute path: point them into the extracted tree.
 sed -i "s|/usr/src/|$inner/usr/src/|g" "$root.tmp/usr/src/$hdr/Makefile"
+echo "$pkgs" >"$root.tmp/.packages"
 rm -rf "$root"
 mv "$root.tmp" "$root"
-fetch_modules
 touch "$root/.done"
 log "kernel $kver ready in $root"

@@ -8,15 +8,81 @@ COHMEM_OUT=${COHMEM_OUT:-$COHMEM_TOP/out}
 log() { printf '[cohmem] %s\n' "$*" >&2; }
 die() { printf '[cohmem] error: %s\n' "$*" >&2; exit 1; }
 
-# kernels_list: the `uname -r` of every kernel in scripts/kernels.list
+# The kernel matrix: scripts/kernels.list names lines of Debian's archive;
+# resolve-kernels.sh turns them into exact kernels for this run, in
+# $COHMEM_OUT/kernels.resolved (KVER BUILDER LINE FLAVOUR ROLE VERSION).
+KERNELS_LIST=$COHMEM_TOP/scripts/kernels.list
+KERNELS_RESOLVED=$COHMEM_OUT/kernels.resolved
+# Where each kernel fetched so far is kept: KVER BUILDER, one per line.
+KERNEL_BUILDERS=$COHMEM_CACHE/kernel-builders
+
+# kernels_list: the `uname -r` of every kernel of this run, resolved first
+# if this run has not done it yet.
 kernels_list() {
-	awk '!/^#/ && NF { print $1 }' "$COHMEM_TOP/scripts/kernels.list"
+	[ -e "$KERNELS_RESOLVED" ] || "$COHMEM_TOP/scripts/resolve-kernels.sh" >&2 ||
+		die "could not resolve the kernel matrix"
+	awk '{ print $1 }' "$KERNELS_RESOLVED"
 }
 
-# kernel_builder KVER: "host", or the Debian suite of the chroot to build in
+# list_field LINE N: field N of LINE in scripts/kernels.list
+list_field() {
+	awk -v l="$1" -v n="$2" '!/^#/ && $1 == l { print $n; exit }' "$KERNELS_LIST"
+}
+
+# line_kernel LINE [FLAVOUR]: the current kernel of a line, as this run
+# resolved it, or asked of apt now if this run did not.
+line_kernel() {
+	local fl=${2:-amd64} k
+	k=$(awk -v l="$1" -v f="$fl" '$3 == l && $4 == f && $5 == "current" { print $1; exit }' \
+		"$KERNELS_RESOLVED" 2>/dev/null)
+	[ -n "$k" ] || k=$(resolve_line "$1" "$fl")
+	echo "$k"
+}
+
+# resolve_line LINE FLAVOUR: the ABI the line's meta-package points at now
+# ("" if the line has no such flavour or apt does not know the package).
+resolve_line() {
+	local b rel meta
+	b=$(list_field "$1" 2)
+	rel=$(list_field "$1" 3)
+	meta=$(list_field "$1" 4)
+	[ -n "$meta" ] || die "no line $1 in $KERNELS_LIST"
+	meta=${meta//FLAVOUR/$2}
+	[ "$rel" = - ] || meta=$meta/$rel
+	in_suite "$b" apt-cache depends "$meta" 2>/dev/null |
+		awk '/^ *Depends: linux-headers-[0-9]/ && !/-common$/ { sub(/.*linux-headers-/, ""); print; exit }' ||
+		true
+}
+
+# previous_abi BUILDER KVER FLAVOUR: the newest ABI of the same series
+# (same major.minor, same +debNN) below KVER whose headers apt still knows.
+previous_abi() {
+	local v=${2%-"$3"} mm tag re
+	mm=$(grep -oE '^[0-9]+\.[0-9]+' <<<"$v") || return 0
+	tag=$(grep -oE '\+deb[0-9]+' <<<"$v" || true)
+	re="^linux-headers-${mm//./\\.}([.-][.0-9-]*)?"
+	[ -z "$tag" ] || re="$re\\${tag}(\\.[0-9]+)?"
+	re="$re-$3\$"
+	in_suite "$1" apt-cache pkgnames linux-headers- 2>/dev/null | grep -E "$re" |
+		sed "s/^linux-headers-//; s/-$3\$//" | sort -uV |
+		awk -v cur="$v" -v fl="$3" '$0 == cur { if (prev != "") print prev "-" fl; exit } { prev = $0 }' ||
+		true
+}
+
+# kernel_builder KVER: "host", or the Debian suite of the chroot to build in:
+# where resolve-kernels.sh found the kernel, else guessed from its ABI.
 kernel_builder() {
-	awk -v k="$1" '!/^#/ && $1 == k { print $2; found = 1 } END { if (!found) print "host" }' \
-		"$COHMEM_TOP/scripts/kernels.list"
+	local b
+	b=$(awk -v k="$1" '$1 == k { b = $2 } END { print b }' "$KERNEL_BUILDERS" 2>/dev/null)
+	if [ -n "$b" ]; then
+		echo "$b"
+		return
+	fi
+	case $1 in
+	*+deb13*) echo trixie ;;
+	*+deb14*) echo sid ;;
+	*) echo host ;;
+	esac
 }
 
 # builder_root KVER: "" for the host, else the chroot directory
@@ -39,13 +105,19 @@ kernel_root() { echo "$(builder_root "$1")$(kernel_inner "$1")"; }
 
 # in_builder KVER CMD...: run CMD on the host or inside the kernel's chroot
 in_builder() {
-	local root
-	root=$(builder_root "$1")
+	local k=$1
 	shift
-	if [ -z "$root" ]; then
+	in_suite "$(kernel_builder "$k")" "$@"
+}
+# in_suite BUILDER CMD...: run CMD on the host ("host") or in the cached
+# chroot of that suite (created on first use)
+in_suite() {
+	local b=$1 root
+	shift
+	if [ "$b" = host ]; then
 		"$@"
 	else
-		"$COHMEM_TOP/scripts/chroot.sh" "$(basename "$root")" $CHROOT_PACKAGES >/dev/null
+		root=$("$COHMEM_TOP/scripts/chroot.sh" "$b" $CHROOT_PACKAGES) || return 1
 		# A private mount namespace: /proc for the build tools (objtool
 		# reads it), gone with the command.
 		unshare -m sh -c 'mount -t proc proc "$0/proc" && exec chroot "$@"' \
@@ -61,6 +133,14 @@ kernel_image() {
 	local r
 	r=$(kernel_root "$1")
 	ls "$r/boot/vmlinuz-$1" "$r/usr/lib/modules/$1/vmlinuz" 2>/dev/null | head -n 1
+}
+
+# throttle: wait until fewer than COHMEM_JOBS (default 2) background jobs of
+# this shell run, before starting another.
+throttle() {
+	while [ "$(jobs -rp | wc -l)" -ge "${COHMEM_JOBS:-2}" ]; do
+		wait -n || true
+	done
 }
 
 # The host packages the scripts need (Debian 12 names).

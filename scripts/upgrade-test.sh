@@ -24,10 +24,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-# SUITE  KERNEL-A  KERNEL-B (B in SUITE or its backports)
+# SUITE  LINE-A  LINE-B (lines of scripts/kernels.list; B in SUITE or its
+# backports): kernel A and kernel B are the lines' current kernels.
 pairs="
-bookworm	6.1.0-56-amd64		6.12.117+deb12-amd64
-trixie		6.12.117+deb13-amd64	7.3.4+deb13-amd64
+bookworm	bookworm	bookworm-6.12
+trixie		trixie		trixie-backports
 "
 suites=${COHMEM_UPGRADE_SUITES:-$(echo "$pairs" | awk 'NF { print $1 }')}
 # What the chroot needs besides A's headers: DKMS signs with a key it makes
@@ -350,8 +351,11 @@ else
 fi
 
 for suite in $suites; do
-	read -r ka kb < <(echo "$pairs" | awk -v s="$suite" '$1 == s { print $2, $3 }')
-	[ -n "${kb:-}" ] || die "no kernel pair for suite $suite"
+	read -r la lb < <(echo "$pairs" | awk -v s="$suite" '$1 == s { print $2, $3 }')
+	[ -n "${lb:-}" ] || die "no kernel pair for suite $suite"
+	ka=$(line_kernel "$la")
+	kb=$(line_kernel "$lb")
+	[ -n "$ka" ] && [ -n "$kb" ] || die "$suite: the archive has no current kernel of line $la or $lb"
 	sdir=$upout/$suite
 	mkdir -p "$sdir"
 	rm -f "$sdir"/*.log
