@@ -28,7 +28,7 @@ mutants=(
 	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 
-newest=$(kernels_list | tail -n 1)
+newest=$(kernels_list | sort -V | tail -n 1)
 removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split)
 
 # A fresh copy of what build-module.sh builds, to break.
@@ -59,24 +59,36 @@ must_cover="conform"
 
 echo "KTAP version 1"
 echo "1..$((${#mutants[@]} + ${#removed_probes[@]} + 1))"
+# Build every mutant, boot them COHMEM_JOBS at a time, then judge each.
+declare -A verdict=()
+for m in "${mutants[@]}"; do
+	IFS='|' read -r name file subst <<<"$m"
+	dir=$COHMEM_OUT/mutants/$name
+	mutant_tree "$dir"
+	perl -0pi -e "$subst" "$dir/tree/$file"
+	if cmp -s "$COHMEM_TOP/$file" "$dir/tree/$file"; then
+		verdict[$name]="the mutation no longer applies to $file"
+		continue
+	fi
+	if ! COHMEM_SRC=$dir/tree COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$kver" 2>"$dir/build.err" ||
+	   ! COHMEM_BINS=$bins COHMEM_OUT=$dir "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
+		verdict[$name]="did not build: $(tail -n 1 "$dir/build.err")"
+		continue
+	fi
+	throttle
+	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=400 COHMEM_APPEND=cohmem_stress_secs=2 \
+		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null &
+done
+wait
 i=0 killed=0
 for m in "${mutants[@]}"; do
 	IFS='|' read -r name file subst <<<"$m"
 	i=$((i + 1))
 	dir=$COHMEM_OUT/mutants/$name
-	mutant_tree "$dir"
-	perl -0pi -e "$subst" "$dir/tree/$file"
-	if cmp -s "$COHMEM_TOP/$file" "$dir/tree/$file"; then
-		echo "not ok $i $name # the mutation no longer applies to $file"
+	if [ -n "${verdict[$name]:-}" ]; then
+		echo "not ok $i $name # ${verdict[$name]}"
 		continue
 	fi
-	if ! COHMEM_SRC=$dir/tree COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$kver" 2>"$dir/build.err" ||
-	   ! COHMEM_BINS=$bins COHMEM_OUT=$dir "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
-		echo "not ok $i $name # did not build: $(tail -n 1 "$dir/build.err")"
-		continue
-	fi
-	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=150 COHMEM_APPEND=cohmem_stress_secs=2 \
-		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null
 	read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
 		"$dir/$kver/reserved-tests.ktap" "$dir/$kver/reserved-tests.console" 2>/dev/null)
 	record "$name" "$dir/$kver/reserved-tests.ktap"
