@@ -29,7 +29,7 @@ mutants=(
 )
 
 newest=$(kernels_list | sort -V | tail -n 1)
-removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split)
+removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split folio_batch_h)
 
 # A fresh copy of what build-module.sh builds, to break.
 mutant_tree() {

@@ -48,6 +48,39 @@
 #if !defined(COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND) || !defined(COHMEM_HAVE_FOLIO_SPLIT)
 #error "probes migrate_vma_select_compound.c and folio_split.c did not both run"
 #endif
+#if !defined(COHMEM_HAVE_FOLIO_BATCH_H) || !defined(COHMEM_HAVE_FOLIO_BATCH_PAGEVEC_H) || \
+	!defined(COHMEM_HAVE_PAGEVEC_RELEASE)
+#error "probes folio_batch_h.c, folio_batch_pagevec_h.c and pagevec_release.c did not all run"
+#elif COHMEM_HAVE_FOLIO_BATCH_H + COHMEM_HAVE_FOLIO_BATCH_PAGEVEC_H + \
+	COHMEM_HAVE_PAGEVEC_RELEASE != 1
+#error "need exactly one way to release a folio batch"
+#endif
+#if COHMEM_HAVE_FOLIO_BATCH_H
+#include <linux/folio_batch.h>
+#else
+#include <linux/pagevec.h>
+#endif
+
+/*
+ * Flush this CPU's LRU batches (lru_add, activate, deactivate, lazyfree,
+ * rotate, mlock), as lru_add_drain() does; it is not exported, but the
+ * exported __folio_batch_release() (__pagevec_release() before 6.4) calls
+ * it before releasing anything, and an empty batch releases nothing.
+ */
+static inline void cohmem_lru_add_drain(void)
+{
+#if COHMEM_HAVE_PAGEVEC_RELEASE
+	struct pagevec pv;
+
+	pagevec_init(&pv);
+	__pagevec_release(&pv);
+#else
+	struct folio_batch fb;
+
+	folio_batch_init(&fb);
+	__folio_batch_release(&fb);
+#endif
+}
 
 /* Fill the NULL slots of pages[0..n); returns how many are filled. */
 static inline unsigned long cohmem_alloc_pages_bulk(gfp_t gfp, unsigned long n,

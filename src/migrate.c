@@ -11,12 +11,14 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
+#include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "cohmem.h"
 
@@ -367,34 +369,75 @@ finalize:
 }
 
 /*
- * A batch, and once more if the kernel left out pages it may take on a
- * second look. Every page is counted once, as the last pass saw it, except
- * that pages the first pass moved (and the second found already there)
- * stay counted as moved.
+ * Every CPU keeps folios it has just added to the LRU, activated,
+ * deactivated or rotated in per-CPU batches that hold a reference to them.
+ * migrate_vma_setup() drains its own CPU's batches, and every CPU's only
+ * when a folio is not on the LRU yet; a folio that another CPU holds in,
+ * say, its activate batch (still on the LRU, one reference more) is left
+ * out of every pass until that CPU drains by itself, which an idle CPU may
+ * never do (seen: 255 of 256 fresh pages moved). Before a retry, cohmem
+ * drains every CPU's batches, as the unexported lru_add_drain_all() would.
+ */
+static DEFINE_PER_CPU(struct work_struct, cohmem_drain_work);
+static DEFINE_MUTEX(cohmem_drain_mutex);
+
+static void cohmem_drain_fn(struct work_struct *work)
+{
+	cohmem_lru_add_drain();
+}
+
+static void cohmem_drain_all_cpus(void)
+{
+	int cpu;
+
+	mutex_lock(&cohmem_drain_mutex);
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		struct work_struct *work = per_cpu_ptr(&cohmem_drain_work, cpu);
+
+		INIT_WORK(work, cohmem_drain_fn);
+		schedule_work_on(cpu, work);
+	}
+	for_each_online_cpu(cpu)
+		flush_work(per_cpu_ptr(&cohmem_drain_work, cpu));
+	cpus_read_unlock();
+	mutex_unlock(&cohmem_drain_mutex);
+}
+
+/* Passes over one batch at most: the first, and retries after a drain. */
+#define COHMEM_PASSES	3
+
+/*
+ * A batch, and again (after draining every CPU's LRU batches) while the
+ * kernel left out pages it may take on another look. Every page is
+ * counted once, as the last pass saw it, except that pages an earlier pass
+ * moved (which the last one found already there) stay counted as moved.
  */
 static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 				 struct vm_area_struct *vma, unsigned long start,
 				 unsigned long end, bool to_dev,
 				 struct cohmem_migrate *m)
 {
-	struct cohmem_migrate first = { 0 }, again = { 0 };
+	struct cohmem_migrate last, earlier = { 0 };
+	unsigned int pass;
 
-	if (!cohmem_migrate_pass(cd, b, vma, start, end, to_dev, &first)) {
-		again = first;
-	} else {
-		cohmem_migrate_pass(cd, b, vma, start, end, to_dev, &again);
-		again.evicted += first.evicted;
-		again.skipped_other -= min(again.skipped_other, first.moved);
-		again.moved += first.moved;
-		again.huge += first.huge;
+	for (pass = 1; ; pass++) {
+		memset(&last, 0, sizeof(last));
+		if (!cohmem_migrate_pass(cd, b, vma, start, end, to_dev, &last) ||
+		    pass == COHMEM_PASSES || fatal_signal_pending(current))
+			break;
+		earlier.moved += last.moved;
+		earlier.huge += last.huge;
+		earlier.evicted += last.evicted;
+		cohmem_drain_all_cpus();
 	}
-	m->moved += again.moved;
-	m->skipped_busy += again.skipped_busy;
-	m->skipped_nomem += again.skipped_nomem;
-	m->skipped_limit += again.skipped_limit;
-	m->huge += again.huge;
-	m->skipped_other += again.skipped_other;
-	m->evicted += again.evicted;
+	m->moved += earlier.moved + last.moved;
+	m->huge += earlier.huge + last.huge;
+	m->evicted += earlier.evicted + last.evicted;
+	m->skipped_busy += last.skipped_busy;
+	m->skipped_nomem += last.skipped_nomem;
+	m->skipped_limit += last.skipped_limit;
+	m->skipped_other += last.skipped_other - min(last.skipped_other, earlier.moved);
 }
 
 int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
