@@ -151,8 +151,8 @@ fi
 # Where each kernel's packages live from now on (kernel_builder).
 touch "$KERNEL_BUILDERS"
 awk -F'\t' 'FNR == NR { b[$1] = $2; next } !($1 in b) { print } END { for (k in b) print k "\t" b[k] }' \
-	"$resolved" "$KERNEL_BUILDERS" >"$KERNEL_BUILDERS.tmp"
-mv "$KERNEL_BUILDERS.tmp" "$KERNEL_BUILDERS"
+	"$resolved" "$KERNEL_BUILDERS" >"$KERNEL_BUILDERS.$$"
+mv "$KERNEL_BUILDERS.$$" "$KERNEL_BUILDERS"
 mv "$resolved" "$KERNELS_RESOLVED"
 
 {

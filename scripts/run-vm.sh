@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # run-vm.sh KVER MODE JOB: boot the stock kernel KVER under QEMU (TCG) with
-# the initramfs of mkinitramfs.sh and run JOB (tests|demo) in it.
+# the initramfs of mkinitramfs.sh and run JOB (tests|demo|loop) in it.
 #   MODE reserved:  two memmap= reservations, loaded with reserved=
 #   MODE hotremove: no boot parameter, two devices of hot-removed RAM
 # The guest has 4 GiB: System RAM below and above 4 GiB, so that one range

@@ -28,7 +28,11 @@ make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
 
 total_pass=0 total_fail=0 total_skip=0
 summary=""
-row() { summary+=$(printf '%-30s %-10s %5s %5s %5s  %s' "$@")$'\n'; }
+: >"$COHMEM_OUT/results.tsv"
+row() {
+	summary+=$(printf '%-30s %-10s %5s %5s %5s  %s' "$@")$'\n'
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$COHMEM_OUT/results.tsv"
+}
 # A kernel asked for that the archive does not have: one failure each.
 while IFS=$'\t' read -r name why; do
 	total_fail=$((total_fail + 1))
@@ -113,6 +117,20 @@ if [ "${COHMEM_UPGRADE:-1}" = 1 ]; then
 	row dkms upgrade "$p" "$f" "$s" \
 		"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $COHMEM_OUT/upgrade.ktap")"
 fi
+
+# The same as a Markdown table, for the README: what was resolved, and how
+# each boot went.
+{
+	echo "Run of $(date -u '+%Y-%m-%d'), kernels resolved from the archive that day" \
+		"(lane: ${COHMEM_LANE:-default}):"
+	echo
+	echo "| kernel | line | flavour | built in | mode | passed | failed | skipped |"
+	echo "|---|---|---|---|---|---|---|---|"
+	awk -F'\t' 'FNR == NR { line[$1] = $3; fl[$1] = $4; b[$1] = $2; next }
+		($1 in line) { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			$1, line[$1], fl[$1], b[$1], $2, $3, $4, $5 }' \
+		"$KERNELS_RESOLVED" "$COHMEM_OUT/results.tsv"
+} >"$COHMEM_OUT/matrix.md"
 
 echo
 cat "$COHMEM_OUT/kernels.txt"
