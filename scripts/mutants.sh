@@ -25,6 +25,7 @@ mutants=(
 	'pin_misreports_ndevice|src/pin.c|s/p->ndevice \+= cohmem_is_device_page\(/p->ndevice += !cohmem_is_device_page(/'
 	'snapshot_always_writable|src/snapshot.c|s/if \(hpfn & HMM_PFN_WRITE\)/if (hpfn & (HMM_PFN_WRITE | HMM_PFN_VALID))/'
 	'proc_limit_ignored|src/limit.c|s/over = limit \? after - \(long\)limit : 0;/over = limit \&\& after < 0 ? after : 0;/'
+	'migrate_retry_without_drain|src/migrate.c|s/\t\tcohmem_drain_all_cpus\(\);/\t\t(void)cohmem_drain_all_cpus;/'
 	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 

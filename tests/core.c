@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,114 @@ static void migrate_readonly(void)
 	back_to_sys(p, N);
 	CHECK(verify(p, N, 2) == -1);
 	munmap(p, N * page_size);
+}
+
+/*
+ * A counter of /proc/vmstat, or -1. Read with read() into a static buffer:
+ * stdio's malloc() and free() could munmap(), and munmap() drains this
+ * CPU's LRU batches (lru_add_drain() in unmap_region()).
+ */
+static long long vmstat(const char *name)
+{
+	static char buf[16384];
+	size_t got = 0, len = strlen(name);
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+	char *s;
+
+	if (fd < 0)
+		return -1;
+	while (got < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += r;
+	close(fd);
+	buf[got] = 0;
+	for (s = buf; (s = strstr(s, name)); s += len)
+		if ((s == buf || s[-1] == '\n') && s[len] == ' ')
+			return strtoll(s + len + 1, NULL, 10);
+	return -1;
+}
+
+static bool run_on(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0 && sched_getcpu() == cpu;
+}
+
+/*
+ * 58 pages MADV_FREEd on CPU b: madvise_free_single_vma() first drains b's
+ * LRU batches (lru_add_drain()), so the fresh pages are on the LRU, then
+ * folio_mark_lazyfree() (6.1: mark_page_lazyfree()) queues each in b's
+ * lazyfree batch with a reference, PG_lru still set; a full batch is moved
+ * and let go, 15 folios (6.1) or 31 (6.12 on) at a time, so the last 13 or
+ * 27 stay there. MGLRU (7.x) does not change that path. Written again and
+ * migrated from CPU a, they fail migrate_vma's reference check
+ * (migrate_vma_check_page()) on every pass until b's batch is drained:
+ * migrate_vma_setup() drains a's batches only (lru_add_drain()), and every
+ * CPU's (lru_add_drain_all()) only for a folio not on the LRU. Every page
+ * must move all the same.
+ */
+static void lru_batch_case(int a, int b)
+{
+	size_t n = 58;
+	struct cohmem_migrate m;
+	long long before;
+	long held = 0;
+	char *p = NULL;
+	int try;
+
+	REQUIRE(run_on(b), "cannot run on CPU %d", b);
+	/* A drain of b's batches by someone else in between: start again. */
+	for (try = 0; try < 3 && held <= 0; try++) {
+		if (p)
+			munmap(p, n * page_size);
+		p = map_anon(n, false);
+		REQUIRE(p);
+		fill(p, n, 11);
+		before = vmstat("pglazyfree");
+		REQUIRE(before >= 0, "no pglazyfree in /proc/vmstat");
+		REQUIRE(madvise(p, n * page_size, MADV_FREE) == 0);
+		/* pglazyfree counts the folios a lazyfree batch has moved. */
+		held = (long)n - (long)(vmstat("pglazyfree") - before);
+	}
+	fill(p, n, 12);		/* dirty again: this data must survive */
+	REQUIRE(run_on(a), "cannot run on CPU %d", a);
+	REQUIRE(migrate(dev_fd, p, n, true, &m) == 0);
+	ktap_diag("%ld of %zu pages were in CPU %d's lazyfree batch", held, n, b);
+	CHECK(held > 0, "no page stayed in CPU %d's lazyfree batch", b);
+	CHECK(m.moved == n, "moved %llu of %zu (busy %llu, other %llu)",
+	      (unsigned long long)m.moved, n, (unsigned long long)m.skipped_busy,
+	      (unsigned long long)m.skipped_other);
+	CHECK(count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE) == 0);
+	CHECK(count_pfn_in_dev(&dev_info, p, n) == (long)n);
+	CHECK(verify(p, n, 12) == -1);
+	back_to_sys(p, n);
+	CHECK(verify(p, n, 12) == -1);
+	munmap(p, n * page_size);
+}
+
+/* Pages in another CPU's LRU batch (lazyfree) migrate like any other. */
+static void migrate_other_cpu_lru_batch(void)
+{
+	cpu_set_t all;
+	int a = -1, b = -1, cpu;
+
+	REQUIRE(sched_getaffinity(0, sizeof(all), &all) == 0);
+	for (cpu = 0; cpu < CPU_SETSIZE && b < 0; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		if (a < 0)
+			a = cpu;
+		else
+			b = cpu;
+	}
+	if (b < 0)
+		SKIP("one CPU: no other CPU's LRU batch to hold pages");
+	lru_batch_case(a, b);
+	CHECK(sched_setaffinity(0, sizeof(all), &all) == 0);
 }
 
 /* Shared anonymous (shmem) and shared file pages are not migrated. */
@@ -426,13 +535,14 @@ static void bad_arguments(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(15);
+	ktap_plan(16);
 	RUN(info);
 	RUN(pagemap_pfns_visible);
 	RUN(migrate_roundtrip_4k);
 	RUN(migrate_roundtrip_thp);
 	RUN(migrate_holes);
 	RUN(migrate_readonly);
+	RUN(migrate_other_cpu_lru_batch);
 	RUN(shared_anon_skipped);
 	RUN(shared_file_skipped);
 	RUN(cpu_access_in_place);
