@@ -13,8 +13,10 @@
 # COHMEM_KERNELS: what to test instead of the lane's lines, any of: a line
 #   (bookworm), a line and flavour (trixie:rt-amd64), or an exact ABI
 #   (6.1.0-56-amd64, pinned: it must still be in the archive).
+# Without them: the lines of the default lane, each in the flavours its
+# LANES field names (default:amd64,rt-amd64), or amd64 alone.
 # COHMEM_LANE=all-flavours: every line (also those of the "all" lane), every
-#   flavour. COHMEM_FLAVOURS overrides the flavours (default: amd64 alone).
+#   flavour. COHMEM_FLAVOURS overrides the flavours of either.
 # COHMEM_PREVIOUS=1: each line's previous ABI too, while apt still knows it
 #   (old and new side by side, as on an upgrade).
 set -euo pipefail
@@ -26,10 +28,22 @@ if [ "${COHMEM_LANE:-}" = all-flavours ]; then
 	flavours=${COHMEM_FLAVOURS:-$all_flavours}
 else
 	lanes=default
-	flavours=${COHMEM_FLAVOURS:-amd64}
+	flavours=${COHMEM_FLAVOURS:-}
 fi
 previous=${COHMEM_PREVIOUS:-0}
-lines=$(awk -v lanes=" $lanes " '!/^#/ && NF && index(lanes, " " $5 " ") { print $1 }' "$KERNELS_LIST")
+lines=$(awk -v lanes=" $lanes " '!/^#/ && NF { l = $5; sub(/:.*/, "", l) } !/^#/ && NF && index(lanes, " " l " ") { print $1 }' "$KERNELS_LIST")
+# line_flavours LINE: the flavours to test of a line
+line_flavours() {
+	local f
+	f=$(list_field "$1" 5)
+	if [ -n "$flavours" ]; then
+		echo "$flavours"
+	elif [ "${f#*:}" != "$f" ]; then
+		echo "${f#*:}" | tr ',' ' '
+	else
+		echo amd64
+	fi
+}
 builders=$(awk '!/^#/ && NF { print $2 }' "$KERNELS_LIST" | awk '!seen[$0]++')
 
 mkdir -p "$COHMEM_OUT" "$COHMEM_CACHE"
@@ -137,12 +151,12 @@ if [ -n "${COHMEM_KERNELS:-}" ]; then
 		case $want in
 		[0-9]*) pinned "$want" ;;
 		*:*) resolve "${want%%:*}" "${want#*:}" named ;;
-		*) for fl in $flavours; do resolve "$want" "$fl"; done ;;
+		*) for fl in $(line_flavours "$want"); do resolve "$want" "$fl"; done ;;
 		esac
 	done
 else
 	for line in $lines; do
-		for fl in $flavours; do
+		for fl in $(line_flavours "$line"); do
 			resolve "$line" "$fl"
 		done
 	done
