@@ -24,27 +24,23 @@ struct cohmem_pinned {
 	unsigned long npages;
 	u32 mode;
 	bool write;
-	struct mm_struct *mm;	/* charged for a long-term pin, else NULL */
+	struct mm_struct *mm;	/* charged for the pin, until it goes */
 };
 
-static bool cohmem_mode_longterm(u32 mode)
-{
-	return mode == COHMEM_PIN_LONGTERM || mode == COHMEM_PIN_LONGTERM_FAST;
-}
-
 /*
- * Long-term pins are charged to the caller's RLIMIT_MEMLOCK, as io_uring
- * and RDMA charge theirs (CAP_IPC_LOCK is exempt): -ENOMEM past it.
+ * Every pin is charged to the caller's RLIMIT_MEMLOCK, as io_uring and
+ * RDMA charge theirs (CAP_IPC_LOCK is exempt): -ENOMEM past it. Not only
+ * long-term ones: a short-term pin or a GET held here lasts until UNPIN or
+ * close, as long as a long-term pin, and holds movable memory (and device
+ * pages) in place as much.
  */
 static int cohmem_charge(struct cohmem_pinned *pin, unsigned long n)
 {
 	int ret;
 
-	if (!cohmem_mode_longterm(pin->mode))
-		return 0;
 	ret = account_locked_vm(current->mm, n, true);
 	if (ret) {
-		pr_debug("long-term pin of %lu pages is over RLIMIT_MEMLOCK\n", n);
+		pr_debug("pin of %lu pages is over RLIMIT_MEMLOCK\n", n);
 		return ret;
 	}
 	pin->mm = current->mm;

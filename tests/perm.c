@@ -2,7 +2,7 @@
 /*
  * Who may do what: the device node is root-only until an administrator
  * grants a group; an unprivileged process acts on its own address space
- * only; long-term pins are charged to RLIMIT_MEMLOCK. The unprivileged
+ * only; pins are charged to RLIMIT_MEMLOCK. The unprivileged
  * cases run in a child that drops to nobody (65534).
  */
 #define _GNU_SOURCE
@@ -117,6 +117,9 @@ static int pin_as(int fd, char *p, size_t n, unsigned int mode, unsigned int *ha
 	return ret;
 }
 
+/* The pin mode memlock_limits() tries, set before each as_nobody() run. */
+static unsigned int memlock_mode;
+
 static int memlock_limits(void)
 {
 	struct rlimit rl = { 64 * page_size, 64 * page_size };
@@ -128,33 +131,55 @@ static int memlock_limits(void)
 	if (fd < 0 || setrlimit(RLIMIT_MEMLOCK, &rl))
 		return 1;
 	fill(p, 256, 51);
-	if (pin_as(fd, p, 32, COHMEM_PIN_LONGTERM, &h1))
+	if (pin_as(fd, p, 32, memlock_mode, &h1))
 		return 2;	/* within the limit */
 	if (vmlck_kb() != (long)(32 * page_size / 1024))
 		return 3;	/* charged */
-	if (pin_as(fd, p, 64, COHMEM_PIN_LONGTERM_FAST, &h2) != -ENOMEM)
+	if (pin_as(fd, p, 64, memlock_mode, &h2) != -ENOMEM)
 		return 4;	/* 32 + 64 > 64: refused */
-	if (pin_as(fd, p, 256, COHMEM_PIN_SHORT, &h3))
-		return 5;	/* short-term pins are not charged */
+	if (pin_as(fd, p + 32 * page_size, 32, COHMEM_PIN_LONGTERM_FAST, &h3) ||
+	    vmlck_kb() != (long)(64 * page_size / 1024))
+		return 5;	/* every mode draws on the same limit */
+	up.handle = h3;
+	if (xioctl(fd, COHMEM_IOC_UNPIN, &up))
+		return 6;
 	up.handle = h1;
 	if (xioctl(fd, COHMEM_IOC_UNPIN, &up) || vmlck_kb() != 0)
-		return 6;	/* uncharged on unpin */
-	if (pin_as(fd, p, 64, COHMEM_PIN_LONGTERM, &h2))
-		return 7;	/* the whole limit is free again */
+		return 7;	/* uncharged on unpin */
+	if (pin_as(fd, p, 64, memlock_mode, &h2))
+		return 8;	/* the whole limit is free again */
 	close(fd);
 	if (vmlck_kb() != 0)
-		return 8;	/* uncharged on close */
-	return verify(p, 256, 51) == -1 ? 0 : 9;
+		return 9;	/* uncharged on close */
+	return verify(p, 256, 51) == -1 ? 0 : 10;
 }
 
-/* expect: long-term pins count against RLIMIT_MEMLOCK (ENOMEM past it) */
+/*
+ * expect: every pin mode counts against RLIMIT_MEMLOCK (ENOMEM past it):
+ * a short-term pin or a GET held until UNPIN or close lasts as long as a
+ * long-term one
+ */
 static void memlock_charged(void)
 {
+	static const struct {
+		const char *name;
+		unsigned int mode;
+	} modes[] = {
+		{ "LONGTERM", COHMEM_PIN_LONGTERM },
+		{ "LONGTERM_FAST", COHMEM_PIN_LONGTERM_FAST },
+		{ "SHORT", COHMEM_PIN_SHORT },
+		{ "SHORT_FAST", COHMEM_PIN_SHORT_FAST },
+		{ "GET_FAST", COHMEM_PIN_GET_FAST },
+	};
+	size_t i;
 	int ret;
 
 	REQUIRE(chown("/dev/cohmem0", 0, GRANTED) == 0 && chmod("/dev/cohmem0", 0660) == 0);
-	ret = as_nobody(true, memlock_limits);
-	CHECK(ret == 0, "step %d failed", ret);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		memlock_mode = modes[i].mode;
+		ret = as_nobody(true, memlock_limits);
+		CHECK(ret == 0, "%s: step %d failed", modes[i].name, ret);
+	}
 	CHECK(chmod("/dev/cohmem0", 0600) == 0 && chown("/dev/cohmem0", 0, 0) == 0);
 }
 
