@@ -30,11 +30,15 @@ static void cohmem_page_free(struct page *page, unsigned long nr)
 	unsigned long idx = page_to_pfn(page) - cd->base_pfn, i;
 
 	cohmem_owner_page_freed(page, nr);
+	/*
+	 * Counted before its bit is set: an allocation can take (and count)
+	 * only pages already counted here, so nfree never reads below zero.
+	 */
+	atomic_long_add(nr, &cd->nfree);
 	/* The page's last uses happen before it can be allocated again. */
 	smp_mb__before_atomic();
 	for (i = 0; i < nr; i++)
 		set_bit(idx + i, cd->free_map);
-	atomic_long_add(nr, &cd->nfree);
 	atomic64_add(nr, &cd->freed);
 }
 
