@@ -18,7 +18,7 @@ bins=$COHMEM_OUT/tests
 mutants=(
 	'migrate_to_sys_does_nothing|src/migrate.c|s/(int cohmem_migrate\(.*\n\{\n(?:.*\n)*?\tint ret = 0;\n)/$1\n\tif (!to_dev)\n\t\treturn 0;\n/'
 	'longterm_pin_without_foll_longterm|src/pin.c|s/\t\tgup_flags \|= FOLL_LONGTERM;\n//g'
-	'page_free_leaks_pages|src/pagemap.c|s/\t\tset_bit\(idx \+ i, cd->free_map\);\n\tatomic_long_add\(nr, &cd->nfree\);\n/\t\t(void)idx;\n/'
+	'page_free_leaks_pages|src/pagemap.c|s/\tatomic_long_add\(nr, &cd->nfree\);\n//; s/\t\tset_bit\(idx \+ i, cd->free_map\);/\t\t(void)idx;/'
 	'migrate_to_dev_skips_copy|src/migrate.c|s/\tif \(spage\)\n\t\tcopy_highpage\(dpage, spage\);/\tif (spage)\n\t\tclear_highpage(dpage);/'
 	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
 	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += in_use > moved ? 0 : 0;/'
@@ -26,6 +26,7 @@ mutants=(
 	'snapshot_always_writable|src/snapshot.c|s/if \(hpfn & HMM_PFN_WRITE\)/if (hpfn & (HMM_PFN_WRITE | HMM_PFN_VALID))/'
 	'proc_limit_ignored|src/limit.c|s/over = limit \? after - \(long\)limit : 0;/over = limit \&\& after < 0 ? after : 0;/'
 	'migrate_retry_without_drain|src/migrate.c|s/\t\tcohmem_drain_all_cpus\(\);/\t\t(void)cohmem_drain_all_cpus;/'
+	'short_pins_not_charged|src/pin.c|s/\tret = account_locked_vm\(current->mm, n, true\);/\tif (pin->mode != COHMEM_PIN_LONGTERM \&\& pin->mode != COHMEM_PIN_LONGTERM_FAST)\n\t\treturn 0;\n\tret = account_locked_vm(current->mm, n, true);/'
 	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 
