@@ -38,7 +38,8 @@ static void cohmem_fill_info(struct cohmem_dev *cd, struct cohmem_info *info)
 	info->id = cd->id;
 	info->source = cd->region.source;
 	info->page_size = PAGE_SIZE;
-	info->base = cd->region.start;
+	/* As /proc/iomem: physical addresses for CAP_SYS_ADMIN only. */
+	info->base = cohmem_admin() ? cd->region.start : 0;
 	info->size = cd->region.size;
 	info->total_pages = cd->npages;
 	info->free_pages = nfree;
@@ -115,6 +116,9 @@ static int cohmem_ioc_evict(struct cohmem_dev *cd, struct cohmem_evict *e)
 	if (e->flags & ~COHMEM_EVICT_ALL || e->pad ||
 	    !cohmem_zero(e->reserved, sizeof(e->reserved)))
 		return -EINVAL;
+	/* Any user's pages: CAP_SYS_ADMIN only (cohmem_admin()). */
+	if (!cohmem_admin())
+		return -EPERM;
 	if (e->flags & COHMEM_EVICT_ALL) {
 		if (e->offset || e->len)
 			return -EINVAL;

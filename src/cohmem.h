@@ -6,6 +6,7 @@
 #define COHMEM_H
 
 #include <linux/atomic.h>
+#include <linux/capability.h>
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/miscdevice.h>
@@ -107,6 +108,16 @@ struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o);
 static inline bool cohmem_is_device_page(struct page *page)
 {
 	return is_device_coherent_page(page) || is_device_private_page(page);
+}
+
+/*
+ * Who may move other users' pages off a device (EVICT, pressure eviction)
+ * and see its physical address: CAP_SYS_ADMIN, as for /proc/iomem. A
+ * process without it moves its own pages with MIGRATE_TO_SYS.
+ */
+static inline bool cohmem_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
 }
 
 static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)

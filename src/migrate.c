@@ -29,6 +29,7 @@ struct cohmem_batch {
 	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
 	unsigned long allocated;	/* device pages this call placed so far */
 	bool no_room;			/* eviction found nothing to evict */
+	bool may_evict;			/* the caller may evict others' pages */
 	bool huge;			/* MIGRATE_TO_DEV: huge device folios */
 	unsigned long src[COHMEM_BATCH];
 	unsigned long dst[COHMEM_BATCH];
@@ -211,7 +212,8 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	/* The process's share first (proc_limit), then the device's room. */
 	allowed = cohmem_owner_charge(b->owner, want);
 	got = cohmem_alloc_pages(cd, b->pages, allowed, b->owner);
-	if (got < allowed && !b->no_room && READ_ONCE(cohmem_evict_on_full)) {
+	if (got < allowed && !b->no_room && b->may_evict &&
+	    READ_ONCE(cohmem_evict_on_full)) {
 		u64 evicted = cohmem_make_room(cd, allowed - got,
 					       b->allocated + got);
 
@@ -453,6 +455,11 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 		return -ENOMEM;
 	b->allocated = 0;
 	b->no_room = false;
+	/*
+	 * Pressure eviction takes the least recently migrated pages of
+	 * anyone: only for callers who may evict (cohmem_admin()).
+	 */
+	b->may_evict = to_dev && cohmem_admin();
 	b->huge = to_dev && (m->flags & COHMEM_MIGRATE_HUGE);
 	b->owner = NULL;
 	if (to_dev) {

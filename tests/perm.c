@@ -2,7 +2,8 @@
 /*
  * Who may do what: the device node is root-only until an administrator
  * grants a group; an unprivileged process acts on its own address space
- * only; pins are charged to RLIMIT_MEMLOCK. The unprivileged
+ * only, and cannot move other users' pages off a device or see its
+ * physical address; pins are charged to RLIMIT_MEMLOCK. The unprivileged
  * cases run in a child that drops to nobody (65534).
  */
 #define _GNU_SOURCE
@@ -183,6 +184,66 @@ static void memlock_charged(void)
 	CHECK(chmod("/dev/cohmem0", 0600) == 0 && chown("/dev/cohmem0", 0, 0) == 0);
 }
 
+static int shared_node_limits(void)
+{
+	int fd = open("/dev/cohmem0", O_RDWR);
+	struct cohmem_evict e = { 0 };
+	struct cohmem_migrate m;
+	struct cohmem_info i;
+	char *p = map_anon(64, false);
+
+	if (fd < 0 || !p)
+		return 1;
+	i = get_info(fd);
+	if (i.base != 0 || i.total_pages == 0)
+		return 2;	/* no physical address for an unprivileged caller */
+	e.flags = COHMEM_EVICT_ALL;
+	if (xioctl(fd, COHMEM_IOC_EVICT, &e) != -EPERM)
+		return 3;	/* another user's pages: not to evict */
+	memset(&e, 0, sizeof(e));
+	e.len = page_size;
+	if (xioctl(fd, COHMEM_IOC_EVICT, &e) != -EPERM)
+		return 4;
+	fill(p, 64, 54);
+	if (migrate(fd, p, 64, true, &m) || m.moved || m.evicted || m.skipped_nomem != 64)
+		return 5;	/* a full device: no pressure eviction for it */
+	if (verify(p, 64, 54) != -1)
+		return 6;
+	return 0;
+}
+
+/*
+ * expect: on a node granted to a group, a member cannot move other users'
+ * pages off the device: EVICT is EPERM, a migration into a device full of
+ * root's pages moves nothing and evicts nothing (root's stay, data
+ * intact), and INFO gives it no physical address
+ */
+static void shared_node_permissions(void)
+{
+	struct cohmem_info i = get_info(dev_fd);
+	size_t root_npages = i.free_pages;
+	struct cohmem_migrate m;
+	char *root_pages;
+	int ret;
+
+	REQUIRE(i.base != 0, "root sees no physical address");
+	root_pages = map_anon(root_npages, false);
+	REQUIRE(root_pages);
+	fill(root_pages, root_npages, 55);
+	REQUIRE(migrate(dev_fd, root_pages, root_npages, true, &m) == 0 &&
+		m.moved == root_npages, "filling the device: moved %llu of %zu",
+		(unsigned long long)m.moved, root_npages);
+	REQUIRE(chown("/dev/cohmem0", 0, GRANTED) == 0 && chmod("/dev/cohmem0", 0660) == 0);
+	ret = as_nobody(true, shared_node_limits);
+	CHECK(ret == 0, "nobody in the granted group: step %d failed", ret);
+	CHECK(chmod("/dev/cohmem0", 0600) == 0 && chown("/dev/cohmem0", 0, 0) == 0);
+	CHECK(count_not_state(dev_fd, root_pages, root_npages, COHMEM_STATE_DEVICE) == 0,
+	      "root's pages left the device");
+	CHECK(verify(root_pages, root_npages, 55) == -1);
+	munmap(root_pages, root_npages * page_size);
+	CHECK(get_info(dev_fd).used_pages == 0);
+}
+
 /*
  * expect: a process reaches only what its own address space maps. A child
  * naming an address the parent kept out of the fork (MADV_DONTFORK) gets
@@ -293,10 +354,11 @@ static void proc_limit_caps(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(5);
+	ktap_plan(6);
 	RUN(node_root_only);
 	RUN(granted_group_may_use);
 	RUN(memlock_charged);
+	RUN(shared_node_permissions);
 	RUN(own_address_space);
 	RUN(proc_limit_caps);
 	set_proc_limit(0);
