@@ -27,6 +27,9 @@ mutants=(
 	'proc_limit_ignored|src/limit.c|s/over = limit \? after - \(long\)limit : 0;/over = limit \&\& after < 0 ? after : 0;/'
 	'migrate_retry_without_drain|src/migrate.c|s/\t\tcohmem_drain_all_cpus\(\);/\t\t(void)cohmem_drain_all_cpus;/'
 	'short_pins_not_charged|src/pin.c|s/\tret = account_locked_vm\(current->mm, n, true\);/\tif (pin->mode != COHMEM_PIN_LONGTERM \&\& pin->mode != COHMEM_PIN_LONGTERM_FAST)\n\t\treturn 0;\n\tret = account_locked_vm(current->mm, n, true);/'
+	'evict_needs_no_cap|src/chardev.c|s/\tif \(!cohmem_admin\(\)\)\n\t\treturn -EPERM;\n//'
+	'pressure_evicts_for_anyone|src/migrate.c|s/b->may_evict = to_dev && cohmem_admin\(\);/b->may_evict = to_dev;/'
+	'info_base_for_anyone|src/chardev.c|s/info->base = cohmem_admin\(\) \? cd->region.start : 0;/info->base = cd->region.start;/'
 	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 
