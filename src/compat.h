@@ -125,12 +125,21 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
  * Huge (PMD-sized) device folios, for device-private memory only (the core
  * mm does not support huge device-coherent folios, see the README): THP
  * device migration (MIGRATE_VMA_SELECT_COMPOUND), the folio_split callback
- * and zone_device_page_init() with an order, all of 6.19 on (at run time
- * also thp_migration_supported()).
+ * and zone_device_page_init() with an order, all of 6.19 on, and THP
+ * itself (Debian's 6.1 rt flavour has none); at run time also
+ * thp_migration_supported().
  */
 #define COHMEM_HAVE_HUGE						\
 	(COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND && COHMEM_HAVE_FOLIO_SPLIT && \
-	 COHMEM_HAVE_ZDPI_PGMAP_ORDER && COHMEM_HAVE_DEVICE_PRIVATE)
+	 COHMEM_HAVE_ZDPI_PGMAP_ORDER && COHMEM_HAVE_DEVICE_PRIVATE &&	\
+	 IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+
+/*
+ * A huge device folio: a PMD's worth of pages. Not HPAGE_PMD_*, which are
+ * BUILD_BUG()s in a kernel without THP; there the huge paths are dead code.
+ */
+#define COHMEM_HUGE_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define COHMEM_HUGE_NR		(1UL << COHMEM_HUGE_ORDER)
 
 #if COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
 #define COHMEM_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
@@ -144,7 +153,7 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
 static inline unsigned long cohmem_mpfn_nr(unsigned long mpfn)
 {
 	return COHMEM_PFN_COMPOUND && (mpfn & COHMEM_PFN_COMPOUND) ?
-	       HPAGE_PMD_NR : 1;
+	       COHMEM_HUGE_NR : 1;
 }
 
 /* A free device page gets one reference, is locked, and pins its pgmap. */

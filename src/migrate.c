@@ -82,13 +82,13 @@ static void cohmem_copy_from_dev(struct cohmem_dev *cd, struct page *dpage,
 static bool cohmem_fill_sys_huge(struct cohmem_dev *cd, struct page *spage,
 				 unsigned long *dst)
 {
-	struct folio *folio = folio_alloc(GFP_TRANSHUGE, HPAGE_PMD_ORDER);
+	struct folio *folio = folio_alloc(GFP_TRANSHUGE, COHMEM_HUGE_ORDER);
 	unsigned long j;
 
 	if (!folio)
 		return false;
 	folio_lock(folio);
-	for (j = 0; j < HPAGE_PMD_NR; j++)
+	for (j = 0; j < COHMEM_HUGE_NR; j++)
 		cohmem_copy_from_dev(cd, folio_page(folio, j), spage + j);
 	*dst = migrate_pfn(folio_pfn(folio)) | COHMEM_PFN_COMPOUND;
 	return true;
@@ -177,16 +177,16 @@ static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
 	struct page *spage = migrate_pfn_to_page(b->src[i]), *dpage;
 	unsigned long j, charged;
 
-	charged = cohmem_owner_charge(b->owner, HPAGE_PMD_NR);
-	dpage = charged == HPAGE_PMD_NR ? cohmem_alloc_huge(cd, b->owner) : NULL;
+	charged = cohmem_owner_charge(b->owner, COHMEM_HUGE_NR);
+	dpage = charged == COHMEM_HUGE_NR ? cohmem_alloc_huge(cd, b->owner) : NULL;
 	if (!dpage) {
 		cohmem_owner_uncharge(b->owner, charged);
 		return false;
 	}
-	for (j = 0; j < HPAGE_PMD_NR; j++)
+	for (j = 0; j < COHMEM_HUGE_NR; j++)
 		cohmem_copy_to_dev(cd, dpage + j, spage ? spage + j : NULL);
 	b->dst[i] = migrate_pfn(page_to_pfn(dpage)) | COHMEM_PFN_COMPOUND;
-	b->allocated += HPAGE_PMD_NR;
+	b->allocated += COHMEM_HUGE_NR;
 	return true;
 }
 

@@ -77,8 +77,8 @@ bool cohmem_huge_ok(struct cohmem_dev *cd)
 {
 	return COHMEM_HAVE_HUGE && cd->type == COHMEM_TYPE_PRIVATE &&
 	       thp_migration_supported() &&
-	       IS_ALIGNED(cd->base_pfn, HPAGE_PMD_NR) &&
-	       !(HPAGE_PMD_NR % BITS_PER_LONG);
+	       IS_ALIGNED(cd->base_pfn, COHMEM_HUGE_NR) &&
+	       !(COHMEM_HUGE_NR % BITS_PER_LONG);
 }
 
 /* The cohmem device a page belongs to, or NULL for any other page. */
@@ -138,13 +138,13 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 }
 
 /*
- * A free naturally aligned run of HPAGE_PMD_NR pages as one huge folio,
- * locked with one reference and carrying HPAGE_PMD_NR charges of @o (the
+ * A free naturally aligned run of COHMEM_HUGE_NR pages as one huge folio,
+ * locked with one reference and carrying COHMEM_HUGE_NR charges of @o (the
  * caller took them); NULL when no such run is free.
  */
 struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o)
 {
-	const unsigned long nr = HPAGE_PMD_NR;
+	const unsigned long nr = COHMEM_HUGE_NR;
 	unsigned long start, run, end, found = ULONG_MAX;
 	struct page *page;
 	int pass;
@@ -173,7 +173,7 @@ struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o)
 		return NULL;
 	atomic_long_sub(nr, &cd->nfree);
 	page = pfn_to_page(cd->base_pfn + found);
-	cohmem_zone_device_folio_init(page, &cd->pgmap, HPAGE_PMD_ORDER);
+	cohmem_zone_device_folio_init(page, &cd->pgmap, COHMEM_HUGE_ORDER);
 	cohmem_owner_set(page, o);
 	return page;
 }
