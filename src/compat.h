@@ -139,7 +139,7 @@ static inline struct dev_pagemap *cohmem_page_pgmap(struct page *page)
  * BUILD_BUG()s in a kernel without THP; there the huge paths are dead code.
  */
 #define COHMEM_HUGE_ORDER	(PMD_SHIFT - PAGE_SHIFT)
-#define COHMEM_HUGE_NR		(1UL << COHMEM_HUGE_ORDER)
+#define COHMEM_HUGE_NR		BIT(COHMEM_HUGE_ORDER)
 
 #if COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
 #define COHMEM_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
