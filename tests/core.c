@@ -68,7 +68,7 @@ static void roundtrip_case(bool thp)
 	fill(p, n, 1);
 	if (thp && count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) != (long)n) {
 		munmap(p, n * page_size);
-		SKIP("no transparent huge pages here (THP disabled or none free)");
+		SKIP("no transparent huge pages here: %s", no_thp_why());
 	}
 	REQUIRE(migrate(dev_fd, p, n, true, &m) == 0);
 	CHECK(m.moved == n, "moved %llu of %zu", (unsigned long long)m.moved, n);

@@ -338,3 +338,10 @@ long count_pfn_in_dev(const struct cohmem_info *info, const void *addr,
 	}
 	return n;
 }
+
+const char *no_thp_why(void)
+{
+	if (access("/sys/kernel/mm/transparent_hugepage", F_OK))
+		return "kernel built without CONFIG_TRANSPARENT_HUGEPAGE (Debian's rt flavours)";
+	return "THP disabled or none free";
+}

@@ -85,6 +85,9 @@ long count_pfn_in_dev(const struct cohmem_info *info, const void *addr,
  */
 bool race_evict(void);
 
+/* Why no THP backs a mapping here: the kernel has none, or none was had. */
+const char *no_thp_why(void);
+
 /* PIN n pages for write in a mode (out: handle, counts); UNPIN a handle. */
 int pin(int fd, void *addr, size_t n, unsigned int mode, struct cohmem_pin *out);
 int unpin(int fd, unsigned int handle);

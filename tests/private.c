@@ -147,7 +147,7 @@ static void migrate_thp(void)
 	fill(p, n, 13);
 	if (count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) != (long)n) {
 		munmap(p, n * page_size);
-		SKIP("no transparent huge pages here (THP disabled or none free)");
+		SKIP("no transparent huge pages here: %s", no_thp_why());
 	}
 	CHECK(migrate(dev_fd, p, n, true, &m) == 0);
 	CHECK(m.moved == n, "moved %llu of %zu", (unsigned long long)m.moved, n);
@@ -188,7 +188,7 @@ static char *on_device_huge(size_t n, unsigned int seed, bool holes)
 		if (count_flag(dev_fd, p, n, COHMEM_PAGE_HUGE) != (long)n) {
 			munmap(p, n * page_size);
 			snprintf(case_skip, sizeof(case_skip),
-				 "no transparent huge pages here (THP disabled or none free)");
+				 "no transparent huge pages here: %s", no_thp_why());
 			return NULL;
 		}
 	}
@@ -213,7 +213,9 @@ static bool huge_unsupported(void)
 
 #define REQUIRE_HUGE() do {						\
 		if (huge_unsupported())					\
-			SKIP("no huge device-private folios on this kernel (THP device migration is 6.19+)"); \
+			SKIP("no huge device-private folios on this kernel: %s", \
+			     access("/sys/kernel/mm/transparent_hugepage", F_OK) ? \
+			     no_thp_why() : "THP device migration is 6.19+"); \
 	} while (0)
 
 /*
