@@ -38,7 +38,24 @@ while IFS=$'\t' read -r name why; do
 	total_fail=$((total_fail + 1))
 	row "$name" - 0 1 0 "FAIL: $why"
 done <"$COHMEM_OUT/kernels.unresolved"
-# Build for every kernel first, then boot: COHMEM_JOBS guests at a time
+# Every kernel's packages first: apt in the chroots is then free for the
+# DKMS upgrade path (make deb, then in bookworm and trixie chroots the
+# package's postinst, DKMS's kernel hooks, signing, BUILD_EXCLUSIVE, and a
+# boot of the module DKMS installed), which runs beside the boots, mostly
+# waiting for apt and DKMS. COHMEM_UPGRADE=0 skips it.
+for kver in $kernels; do
+	"$COHMEM_TOP/scripts/fetch-kernel.sh" "$kver" || true
+done
+upgrade_pid=""
+if [ "${COHMEM_UPGRADE:-1}" = 1 ]; then
+	log "starting the DKMS upgrade path in the background (log: $COHMEM_OUT/upgrade.log)"
+	"$COHMEM_TOP/scripts/upgrade-test.sh" >"$COHMEM_OUT/upgrade.ktap" 2>"$COHMEM_OUT/upgrade.log" &
+	upgrade_pid=$!
+	# Not one of the boots that throttle and wait count.
+	disown "$upgrade_pid"
+fi
+
+# Build for every kernel, then boot: COHMEM_JOBS guests at a time
 # (default 2: a TCG guest keeps about one host core busy).
 booted=""
 for kver in $kernels; do
@@ -101,12 +118,13 @@ for kver in $kernels; do
 	awk -f "$COHMEM_TOP/scripts/conformance.awk" "$f"
 done
 
-# The DKMS upgrade path: make deb, then in bookworm and trixie chroots the
-# package's postinst, DKMS's kernel hooks, signing, BUILD_EXCLUSIVE, and a
-# boot of the module DKMS installed. COHMEM_UPGRADE=0 skips it.
-if [ "${COHMEM_UPGRADE:-1}" = 1 ]; then
-	log "running the DKMS upgrade path"
-	"$COHMEM_TOP/scripts/upgrade-test.sh" | tee "$COHMEM_OUT/upgrade.ktap" || true
+# The DKMS upgrade path, started beside the boots: its results.
+if [ -n "$upgrade_pid" ]; then
+	while kill -0 "$upgrade_pid" 2>/dev/null; do
+		sleep 5
+	done
+	log "the DKMS upgrade path (log: $COHMEM_OUT/upgrade.log)"
+	cat "$COHMEM_OUT/upgrade.ktap"
 	p=$(grep '^ok ' "$COHMEM_OUT/upgrade.ktap" | grep -vc '# SKIP' || true)
 	s=$(grep -c '^ok .*# SKIP' "$COHMEM_OUT/upgrade.ktap" || true)
 	f=$(grep -c '^not ok ' "$COHMEM_OUT/upgrade.ktap" || true)
@@ -115,7 +133,7 @@ if [ "${COHMEM_UPGRADE:-1}" = 1 ]; then
 	total_fail=$((total_fail + f))
 	total_skip=$((total_skip + s))
 	row dkms upgrade "$p" "$f" "$s" \
-		"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $COHMEM_OUT/upgrade.ktap")"
+		"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $COHMEM_OUT/upgrade.{ktap,log}")"
 fi
 
 # The same as a Markdown table, for the README: what was resolved, and how
