@@ -30,6 +30,8 @@ mutants=(
 	'evict_needs_no_cap|src/chardev.c|s/\tif \(!cohmem_admin\(\)\)\n\t\treturn -EPERM;\n//'
 	'pressure_evicts_for_anyone|src/migrate.c|s/b->may_evict = to_dev && cohmem_admin\(\);/b->may_evict = to_dev;/'
 	'info_base_for_anyone|src/chardev.c|s/info->base = cohmem_admin\(\) \? cd->region.start : 0;/info->base = cd->region.start;/'
+	'hot_size_unbounded|src/main.c|s/if \(hot_size > \(u64\)totalram_pages\(\) << PAGE_SHIFT\) \{/if (0) {/'
+	'empty_reservation_hotremoves|src/main.c|s/\tif \(hot_size\)\n\t\tret = cohmem_region_hotremove/\tif (!len)\n\t\tret = cohmem_region_hotremove/'
 	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
 )
 

@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kernel.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
@@ -67,7 +68,11 @@ static void cohmem_dev_destroy(struct cohmem_dev *cd)
 	kfree(cd);
 }
 
-/* A device over [start, start + len), or over hot-removed RAM when !len. */
+/*
+ * A device over hot_size bytes of hot-removed RAM, or, when hot_size is 0,
+ * over the reservation [start, start + len) (which cohmem_region_claim()
+ * checks: reserved=0@ADDR is an error, not a request to hot-remove).
+ */
 static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 {
 	struct cohmem_dev *cd;
@@ -84,10 +89,10 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 	cd->type = cohmem_type;
 	snprintf(cd->name, sizeof(cd->name), "cohmem%d", cd->id);
 
-	if (len)
-		ret = cohmem_region_claim(&cd->region, start, len);
-	else
+	if (hot_size)
 		ret = cohmem_region_hotremove(&cd->region, hot_size);
+	else
+		ret = cohmem_region_claim(&cd->region, start, len);
 	if (ret)
 		goto out_free;
 	ret = cohmem_pagemap_init(cd);
@@ -177,6 +182,11 @@ static int __init cohmem_init(void)
 		if (*end || !hot_size || !devices || devices > COHMEM_MAX_DEVICES) {
 			pr_err("size=%s devices=%u: need a size and 1 to %d devices\n",
 			       size, devices, COHMEM_MAX_DEVICES);
+			return -EINVAL;
+		}
+		/* Also keeps the rounding to memory blocks from wrapping. */
+		if (hot_size > (u64)totalram_pages() << PAGE_SHIFT) {
+			pr_err("size=%s: more than this machine's memory\n", size);
 			return -EINVAL;
 		}
 		for (i = 0; i < devices && !ret; i++)
