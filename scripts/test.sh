@@ -88,8 +88,16 @@ for kver in $booted; do
 		total_pass=$((total_pass + p))
 		total_fail=$((total_fail + f))
 		total_skip=$((total_skip + s))
-		row "$kver" "$mode" "$p" "$f" "$s" \
-			"$([ "$f" = 0 ] && echo ok || echo "FAIL: see $base.{ktap,console}")"
+		if [ "$f" = 0 ]; then
+			why=ok
+		elif ! grep -q '^# cohmem-guest: kernel' "$base.ktap"; then
+			# run-vm.sh booted it twice: the kernel, not cohmem.
+			why="FAIL: the kernel died before /init, twice (cohmem never loaded): $(grep -m1 -E 'Oops|panic' \
+				"$base.console" | sed 's/^\[[^]]*\] //' || true)"
+		else
+			why="FAIL: see $base.{ktap,console}"
+		fi
+		row "$kver" "$mode" "$p" "$f" "$s" "$why"
 	done
 done
 
