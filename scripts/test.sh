@@ -92,7 +92,7 @@ for kver in $booted; do
 			why=ok
 		elif ! grep -q '^# cohmem-guest: kernel' "$base.ktap"; then
 			# run-vm.sh booted it twice: the kernel, not cohmem.
-			why="FAIL: the kernel died before /init, twice (cohmem never loaded): $(grep -m1 -E 'Oops|panic' \
+			why="FAIL: the kernel died before /init, twice (cohmem never loaded): $(grep -m1 -E 'Oops|Kernel panic' \
 				"$base.console" | sed 's/^\[[^]]*\] //' || true)"
 		else
 			why="FAIL: see $base.{ktap,console}"
