@@ -153,7 +153,7 @@ fi
 	echo "| kernel | line | flavour | built in | mode | passed | failed | skipped |"
 	echo "|---|---|---|---|---|---|---|---|"
 	awk -F'\t' 'FNR == NR { line[$1] = $3; fl[$1] = $4; b[$1] = $2; next }
-		($1 in line) { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		($1 in line) && $2 != "mutants" { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			$1, line[$1], fl[$1], b[$1], $2, $3, $4, $5 }' \
 		"$KERNELS_RESOLVED" "$COHMEM_OUT/results.tsv"
 } >"$COHMEM_OUT/matrix.md"
