@@ -11,7 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
-#include <linux/cpu.h>
+#include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/migrate.h>
@@ -381,28 +381,34 @@ finalize:
  * drains every CPU's batches, as the unexported lru_add_drain_all() would.
  */
 static DEFINE_PER_CPU(struct work_struct, cohmem_drain_work);
-static DEFINE_MUTEX(cohmem_drain_mutex);
+static DEFINE_MUTEX(cohmem_drain_mutex);	/* the works and the mask */
+static struct cpumask cohmem_drain_queued;
 
 static void cohmem_drain_fn(struct work_struct *work)
 {
 	cohmem_lru_add_drain();
 }
 
+/*
+ * The shape of the kernel's own __lru_add_drain_all(): no CPU hotplug lock
+ * (a CPU going away has its batches drained by the hotplug code), and only
+ * the works queued here are flushed.
+ */
 static void cohmem_drain_all_cpus(void)
 {
 	int cpu;
 
 	mutex_lock(&cohmem_drain_mutex);
-	cpus_read_lock();
+	cpumask_clear(&cohmem_drain_queued);
 	for_each_online_cpu(cpu) {
 		struct work_struct *work = per_cpu_ptr(&cohmem_drain_work, cpu);
 
 		INIT_WORK(work, cohmem_drain_fn);
 		schedule_work_on(cpu, work);
+		__cpumask_set_cpu(cpu, &cohmem_drain_queued);
 	}
-	for_each_online_cpu(cpu)
+	for_each_cpu(cpu, &cohmem_drain_queued)
 		flush_work(per_cpu_ptr(&cohmem_drain_work, cpu));
-	cpus_read_unlock();
 	mutex_unlock(&cohmem_drain_mutex);
 }
 
