@@ -31,7 +31,13 @@ else
 	flavours=${COHMEM_FLAVOURS:-}
 fi
 previous=${COHMEM_PREVIOUS:-0}
-lines=$(awk -v lanes=" $lanes " '!/^#/ && NF { l = $5; sub(/:.*/, "", l) } !/^#/ && NF && index(lanes, " " l " ") { print $1 }' "$KERNELS_LIST")
+# The lines of the lanes asked for (LANES is "default" or "default:FLAVOURS").
+lines=$(awk -v lanes=" $lanes " '!/^#/ && NF {
+	l = $5
+	sub(/:.*/, "", l)
+	if (index(lanes, " " l " "))
+		print $1
+}' "$KERNELS_LIST")
 # line_flavours LINE: the flavours to test of a line
 line_flavours() {
 	local f
