@@ -44,20 +44,20 @@ want() {
 		esac
 		op=$(sed -n 's/.*(\([<>=]*\) *\([^)]*\)).*/\1/p' <<<"$dep")
 		ver=$(sed -n 's/.*(\([<>=]*\) *\([^)]*\)).*/\2/p' <<<"$dep")
-		[ "$op" = "=" ] || ver=$(show "$name" | field Version)
+		[ "$op" = "=" ] || ver=$(apt_version "$builder" "$name")
 		[ -n "$ver" ] || { echo "missing:$name"; continue; }
 		echo "$name=$ver"
 	done
 	# The image is in linux-binary-* since 7.x (linux-image-* is a meta
 	# package there), the modules in linux-modules-*.
 	img=linux-binary-$kver
-	v=$(show "$img" | field Version)
+	v=$(apt_version "$builder" "$img")
 	if [ -z "$v" ]; then
 		img=linux-image-$kver
-		v=$(show "$img" | field Version)
+		v=$(apt_version "$builder" "$img")
 	fi
 	[ -z "$v" ] || echo "$img=$v"
-	v=$(show "linux-modules-$kver" | field Version)
+	v=$(apt_version "$builder" "linux-modules-$kver")
 	[ -z "$v" ] || echo "linux-modules-$kver=$v"
 }
 

@@ -69,6 +69,13 @@ previous_abi() {
 		true
 }
 
+# apt_version BUILDER PKG: apt's candidate version of PKG there, "" if
+# apt does not know it
+apt_version() {
+	in_suite "$1" apt-cache show --no-all-versions "$2" 2>/dev/null |
+		awk '/^Version:/ { print $2; exit }' || true
+}
+
 # kernel_builder KVER: "host", or the Debian suite of the chroot to build in:
 # where resolve-kernels.sh found the kernel, else guessed from its ABI.
 kernel_builder() {

@@ -69,20 +69,15 @@ refresh() {
 	fi
 }
 
-# version BUILDER PKG: the candidate version of PKG there, "" if unknown
-version() {
-	in_suite "$1" apt-cache show --no-all-versions "$2" 2>/dev/null |
-		awk '/^Version:/ { print $2; exit }'
-}
 # bootable BUILDER KVER: apt knows the headers and an image of KVER
 bootable() {
-	[ -n "$(version "$1" "linux-headers-$2")" ] &&
-		{ [ -n "$(version "$1" "linux-image-$2")" ] || [ -n "$(version "$1" "linux-binary-$2")" ]; }
+	[ -n "$(apt_version "$1" "linux-headers-$2")" ] &&
+		{ [ -n "$(apt_version "$1" "linux-image-$2")" ] || [ -n "$(apt_version "$1" "linux-binary-$2")" ]; }
 }
 # add KVER BUILDER LINE FLAVOUR ROLE
 add() {
 	awk -v k="$1" '$1 == k { found = 1 } END { exit !found }' "$resolved" && return 0
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$(version "$2" "linux-headers-$1")" >>"$resolved"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$(apt_version "$2" "linux-headers-$1")" >>"$resolved"
 }
 unresolved() {
 	printf '%s\t%s\n' "$1" "$2" >>"$unresolved"
