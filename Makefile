@@ -31,7 +31,7 @@ src_files = $(sort $(wildcard $(shell cd $(CURDIR) && \
 # dkms-install: dkms.conf, Kbuild, Makefile, scripts/probe.sh, and the C
 # sources and headers (and any Kbuild or Makefile) of src/, include/, probes/.
 DKMS_FILES = dkms.conf Kbuild Makefile $(wildcard scripts/probe.sh) \
-	$(filter-out %.mod.c,$(filter %.c %.h %.S %/Kbuild %/Makefile, \
+	$(filter-out %.mod.c,$(filter %.c %.h %.S %.export %/Kbuild %/Makefile, \
 		$(call src_files,$(wildcard src include probes))))
 DKMS_SRC_DIR = /usr/src/cohmem-$(VERSION)
 

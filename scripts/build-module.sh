@@ -40,7 +40,8 @@ cp -r "$src/Kbuild" "$src/src" "$src/include" "$src/probes" "$build/"
 mkdir -p "$build/scripts"
 cp "$src/scripts/probe.sh" "$build/scripts/"
 log "building cohmem.ko for $kver ($(kernel_builder "$kver"))"
-if ! in_builder "$kver" make -C "$kdir" M="$inner" W=1 modules >"$build/build.log" 2>&1; then
+if ! in_builder "$kver" make -C "$kdir" M="$inner" W=1 \
+	${COHMEM_MUTANT:+COHMEM_MUTANT="$COHMEM_MUTANT"} modules >"$build/build.log" 2>&1; then
 	cp "$build/build.log" "$COHMEM_OUT/$kver/build.log"
 	cat "$build/build.log" >&2
 	die "module build failed for $kver"

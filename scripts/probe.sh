@@ -1,13 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# probe.sh OUT PROBEDIR CC [FLAGS...]: compile every PROBEDIR/*.c against
-# the target kernel's headers with the module's own flags, in parallel, and
-# write OUT: one "#define COHMEM_HAVE_<NAME> 0|1" per probe. Run by Kbuild
-# (so by DKMS too); src/compat.h refuses to build without a complete set.
+# probe.sh OUT PROBEDIR SYMVERS CC [FLAGS...]: compile every PROBEDIR/*.c
+# against the target kernel's headers with the module's own flags, in
+# parallel, and write OUT: one "#define COHMEM_HAVE_<NAME> 0|1" per probe.
+# A PROBEDIR/NAME.export names a symbol instead: 1 when the kernel's
+# SYMVERS (Module.symvers) exports it to any module (EXPORT_SYMBOL or
+# EXPORT_SYMBOL_GPL, no namespace; a declaration alone does not say that).
+# Run by Kbuild (so by DKMS too); src/compat.h refuses to build without a
+# complete set.
 set -u
 out=$1
 dir=$2
-shift 2
+symvers=$3
+shift 3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cohmem-probe.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
@@ -29,6 +34,16 @@ fi
 		name=$(basename "$c" .c)
 		[ "$name" = sanity ] && continue
 		[ -f "$tmp/$name.yes" ] && have=1 || have=0
+		printf '#define COHMEM_HAVE_%s %s\n' "$(echo "$name" | tr a-z A-Z)" "$have"
+	done
+	for e in "$dir"/*.export; do
+		[ -f "$e" ] || continue
+		name=$(basename "$e" .export)
+		sym=$(tr -d ' \n' <"$e")
+		have=0
+		[ -f "$symvers" ] && awk -F '\t' -v s="$sym" \
+			'$2 == s && ($4 == "EXPORT_SYMBOL" || $4 == "EXPORT_SYMBOL_GPL") && $5 == "" { f = 1 } END { exit !f }' \
+			"$symvers" && have=1
 		printf '#define COHMEM_HAVE_%s %s\n' "$(echo "$name" | tr a-z A-Z)" "$have"
 	done
 } >"$out.tmp" && mv "$out.tmp" "$out"

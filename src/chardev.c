@@ -39,7 +39,8 @@ static void cohmem_fill_info(struct cohmem_dev *cd, struct cohmem_info *info)
 	info->source = cd->region.source;
 	info->page_size = PAGE_SIZE;
 	/* As /proc/iomem: physical addresses for CAP_SYS_ADMIN only. */
-	info->base = cohmem_admin() ? cd->region.start : 0;
+	info->base = cohmem_admin() || COHMEM_MUTANT(info_base_for_anyone) ?
+		     cd->region.start : 0;
 	info->size = cd->region.size;
 	info->total_pages = cd->npages;
 	info->free_pages = nfree;
@@ -117,7 +118,7 @@ static int cohmem_ioc_evict(struct cohmem_dev *cd, struct cohmem_evict *e)
 	    !cohmem_zero(e->reserved, sizeof(e->reserved)))
 		return -EINVAL;
 	/* Any user's pages: CAP_SYS_ADMIN only (cohmem_admin()). */
-	if (!cohmem_admin())
+	if (!cohmem_admin() && !COHMEM_MUTANT(evict_needs_no_cap))
 		return -EPERM;
 	if (e->flags & COHMEM_EVICT_ALL) {
 		if (e->offset || e->len)

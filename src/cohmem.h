@@ -7,15 +7,26 @@
 
 #include <linux/atomic.h>
 #include <linux/capability.h>
+#include <linux/kconfig.h>
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/miscdevice.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "compat.h"
 #include "../include/uapi/linux/cohmem.h"
+
+/*
+ * A deliberately broken variant of the module, for scripts/mutants.sh,
+ * which builds with COHMEM_MUTANT=name (-DCOHMEM_MUTANT_name) and expects
+ * the tests to catch it: COHMEM_MUTANT(name) is 1 there, 0 (and the broken
+ * branch compiled out) in every real build.
+ */
+#define COHMEM_MUTANT(name)	IS_ENABLED(COHMEM_MUTANT_##name)
 
 #define COHMEM_MAX_DEVICES	8
 /* Pages handed to one migrate_vma_setup()/migrate_device_range() call. */
@@ -58,11 +69,17 @@ struct cohmem_dev {
 	unsigned long *free_map;
 	unsigned long cursor;	/* next-fit start, under alloc_lock */
 	atomic_long_t nfree;
+	/* per page: its address in its owner's space, a hint (pagemap.c) */
+	unsigned long *addr;
 
 	atomic64_t migrated_to_dev;
 	atomic64_t migrated_to_sys;
 	atomic64_t evicted;
 	atomic64_t freed;
+
+	/* type=private: arrays for a huge CPU fault when kmalloc() fails */
+	struct cohmem_batch *fault_batch;
+	struct mutex fault_lock;	/* one user of fault_batch at a time */
 
 	char name[16];
 	struct miscdevice misc;
@@ -84,16 +101,26 @@ void cohmem_region_release(struct cohmem_region *r);
 extern bool cohmem_evict_on_full;
 struct cohmem_dev *cohmem_dev_at(unsigned int i);
 
-/* limit.c */
-struct cohmem_owner;
+/* owner.c */
+struct cohmem_owner {
+	struct hlist_node node;
+	struct mm_struct *mm;		/* mmgrab()bed while the owner lives */
+	atomic_long_t pages;		/* charged device pages */
+	/* charged pages + callers between owner_get() and owner_put() */
+	atomic_t refs;
+	struct work_struct free_work;
+};
+
 unsigned long cohmem_proc_limit_pages(void);
-struct cohmem_owner *cohmem_owner_get(const struct mm_struct *mm);
+struct cohmem_owner *cohmem_owner_get(struct mm_struct *mm);
+void cohmem_owner_hold(struct cohmem_owner *o);
 void cohmem_owner_put(struct cohmem_owner *o);
 unsigned long cohmem_owner_charge(struct cohmem_owner *o, unsigned long want);
 void cohmem_owner_uncharge(struct cohmem_owner *o, unsigned long n);
 void cohmem_owner_set(struct page *page, struct cohmem_owner *o);
 void cohmem_owner_page_freed(struct page *page, unsigned long nr);
-void cohmem_owners_check_empty(void);
+int cohmem_owners_init(void);
+void cohmem_owners_exit(void);
 
 /* pagemap.c */
 int cohmem_pagemap_init(struct cohmem_dev *cd);
@@ -103,6 +130,10 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 struct cohmem_dev *cohmem_page_dev(struct page *page);
 bool cohmem_huge_ok(struct cohmem_dev *cd);
 struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o);
+unsigned long cohmem_pages_in_use(void);
+void cohmem_set_addr(struct cohmem_dev *cd, struct page *page,
+		     unsigned long nr, unsigned long addr);
+unsigned long cohmem_page_addr(struct cohmem_dev *cd, unsigned long idx);
 
 /* A device page of any kind cohmem makes, whoever made it. */
 static inline bool cohmem_is_device_page(struct page *page)
@@ -125,13 +156,32 @@ static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)
 	return atomic_long_read(&cd->nfree);
 }
 
-/* migrate.c */
+/* migrate.c: one batch of a migration or an eviction, and its scratch space */
+struct cohmem_batch {
+	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
+	unsigned long allocated;	/* device pages this call placed so far */
+	unsigned long start;		/* address of the batch's first page */
+	bool no_room;			/* eviction found nothing to evict */
+	bool may_evict;			/* the caller may evict others' pages */
+	bool huge;			/* MIGRATE_TO_DEV: huge device folios */
+	bool evict;			/* device-side eviction, not a migration */
+	unsigned long src[COHMEM_BATCH];
+	unsigned long dst[COHMEM_BATCH];
+	struct page *pages[COHMEM_BATCH];
+};
+
 int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 		   bool to_dev);
+vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf);
+void cohmem_evict_range(struct cohmem_dev *cd, struct cohmem_batch *b,
+			struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, struct cohmem_migrate *m);
+
+/* evict.c */
 void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		  unsigned long count, u64 *evicted, u64 *busy);
-void cohmem_evict_all_wait(struct cohmem_dev *cd);
-vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf);
+u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
+		     unsigned long mine);
 
 /* pin.c */
 int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p);

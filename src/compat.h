@@ -19,6 +19,10 @@
 
 #include "probes.h"
 
+#if !defined(COHMEM_HAVE_E820_RAW_ANY)
+#error "probe e820_raw_any.export did not run"
+#endif
+
 #if !defined(COHMEM_HAVE_GUP_VMAS) || !defined(COHMEM_HAVE_GUP_NOVMAS)
 #error "probes gup_vmas.c and gup_novmas.c did not both run"
 #elif COHMEM_HAVE_GUP_VMAS + COHMEM_HAVE_GUP_NOVMAS != 1
@@ -216,6 +220,42 @@ static inline void cohmem_folio_inherit_pgmap(struct folio *tail,
 #define COHMEM_PAGEMAP_SPLIT_MEMBER	.folio_split = cohmem_folio_split,
 #else
 #define COHMEM_PAGEMAP_SPLIT_MEMBER
+#endif
+
+/*
+ * 1 when the firmware's own memory map (the E820 table before memmap= and
+ * the like changed it) shows [@start, @end) as RAM: something in every
+ * 2 MiB of it, and no other type anywhere in it. 0 when it does not; -1
+ * where the kernel does not export that table to modules (7.x exports it
+ * to KVM alone).
+ */
+#if COHMEM_HAVE_E820_RAW_ANY
+#include <asm/e820/api.h>
+#include <linux/sizes.h>
+
+static inline int cohmem_firmware_ram(u64 start, u64 end)
+{
+	static const enum e820_type other[] = {
+		E820_TYPE_RESERVED, E820_TYPE_ACPI, E820_TYPE_NVS,
+		E820_TYPE_UNUSABLE, E820_TYPE_PMEM, E820_TYPE_PRAM,
+		E820_TYPE_SOFT_RESERVED,
+	};
+	unsigned int i;
+	u64 a;
+
+	for (a = start; a < end; a += SZ_2M)
+		if (!e820__mapped_raw_any(a, min(a + SZ_2M, end), E820_TYPE_RAM))
+			return 0;
+	for (i = 0; i < ARRAY_SIZE(other); i++)
+		if (e820__mapped_raw_any(start, end, other[i]))
+			return 0;
+	return 1;
+}
+#else
+static inline int cohmem_firmware_ram(u64 start, u64 end)
+{
+	return -1;
+}
 #endif
 
 #endif /* COHMEM_COMPAT_H */

@@ -56,11 +56,51 @@ struct cohmem_dev *cohmem_dev_at(unsigned int i)
 	return i < cohmem_ndevs ? cohmem_devs[i] : NULL;
 }
 
+/*
+ * drain: writing anything evicts every device's pages to system RAM, as
+ * EVICT_ALL would, so that rmmod can go ahead (while any device page is in
+ * use, the module cannot be removed: see pagemap.c). One log line says
+ * what is left and why. `modprobe -r` does it first (debian/cohmem.conf).
+ */
+static int cohmem_drain_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int i;
+	struct cohmem_dev *cd;
+
+	/*
+	 * Not while the module is going: its devices are being destroyed.
+	 * (The module's text stays until sysfs writes in progress are done.)
+	 */
+	if (!try_module_get(THIS_MODULE))
+		return -EBUSY;
+	for (i = 0; (cd = cohmem_dev_at(i)); i++) {
+		u64 evicted = 0, busy = 0;
+
+		cohmem_evict(cd, 0, cd->npages, &evicted, &busy);
+		if (cohmem_free_pages(cd) != cd->npages && !COHMEM_MUTANT(drain_silent))
+			pr_info("%s: drain: %llu pages evicted, %lu still in use (pinned, or held outside cohmem: a pipe, another driver, an exited process's leftovers)\n",
+				cd->name, evicted, cd->npages - cohmem_free_pages(cd));
+		else if (evicted)
+			pr_info("%s: drain: %llu pages evicted\n", cd->name, evicted);
+	}
+	module_put(THIS_MODULE);
+	return 0;
+}
+
+static const struct kernel_param_ops cohmem_drain_ops = {
+	.set = cohmem_drain_set,
+};
+
+module_param_cb(drain, &cohmem_drain_ops, NULL, 0200);
+MODULE_PARM_DESC(drain,
+		 "write 1: evict every device page to system RAM, before rmmod (refused while any page is in use)");
+
 static void cohmem_dev_destroy(struct cohmem_dev *cd)
 {
 	if (cd->misc.fops)
 		cohmem_chardev_unregister(cd);
-	cohmem_evict_all_wait(cd);
+	/* Every page is free: the module is not removed while any is in use. */
+	WARN_ON_ONCE(cohmem_free_pages(cd) != cd->npages);
 	cohmem_pagemap_fini(cd);
 	cohmem_region_release(&cd->region);
 	pr_info("%s: removed, %lld pages evicted at unload or before\n",
@@ -89,8 +129,8 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 	cd->type = cohmem_type;
 	snprintf(cd->name, sizeof(cd->name), "cohmem%d", cd->id);
 
-	if (hot_size)
-		ret = cohmem_region_hotremove(&cd->region, hot_size);
+	if (hot_size || (COHMEM_MUTANT(empty_reservation_hotremoves) && !len))
+		ret = cohmem_region_hotremove(&cd->region, hot_size ?: len);
 	else
 		ret = cohmem_region_claim(&cd->region, start, len);
 	if (ret)
@@ -175,6 +215,9 @@ static int __init cohmem_init(void)
 		pr_err("type=%s: expected coherent or private\n", type);
 		return -EINVAL;
 	}
+	ret = cohmem_owners_init();
+	if (ret)
+		return ret;
 	if (reserved && *reserved) {
 		ret = cohmem_create_reserved();
 	} else {
@@ -182,12 +225,12 @@ static int __init cohmem_init(void)
 		if (*end || !hot_size || !devices || devices > COHMEM_MAX_DEVICES) {
 			pr_err("size=%s devices=%u: need a size and 1 to %d devices\n",
 			       size, devices, COHMEM_MAX_DEVICES);
-			return -EINVAL;
-		}
+			ret = -EINVAL;
 		/* Also keeps the rounding to memory blocks from wrapping. */
-		if (hot_size > (u64)totalram_pages() << PAGE_SHIFT) {
+		} else if (hot_size > (u64)totalram_pages() << PAGE_SHIFT &&
+			   !COHMEM_MUTANT(hot_size_unbounded)) {
 			pr_err("size=%s: more than this machine's memory\n", size);
-			return -EINVAL;
+			ret = -EINVAL;
 		}
 		for (i = 0; i < devices && !ret; i++)
 			ret = cohmem_dev_create(0, 0, hot_size);
@@ -198,15 +241,17 @@ static int __init cohmem_init(void)
 	 */
 	for (i = 0; i < cohmem_ndevs && !ret; i++)
 		ret = cohmem_chardev_register(cohmem_devs[i]);
-	if (ret)
+	if (ret) {
 		cohmem_destroy_all();
+		cohmem_owners_exit();
+	}
 	return ret;
 }
 
 static void __exit cohmem_exit(void)
 {
 	cohmem_destroy_all();
-	cohmem_owners_check_empty();
+	cohmem_owners_exit();
 }
 
 module_init(cohmem_init);

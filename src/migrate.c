@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Migration of a process's anonymous pages to and from the device,
- * device-side eviction of in-use device pages back to system RAM, and the
- * CPU fault on a device-private page.
+ * Migration of a process's anonymous pages to and from the device, the
+ * migrate_vma pass device-side eviction uses (evict.c), and the CPU fault
+ * on a device-private page.
  *
  * Work is done in batches of COHMEM_BATCH pages: one migrate_vma_setup()
- * (or migrate_device_range()) call, one allocator lock round trip for all
- * destination pages, then copies and one migrate_*_pages()/finalize().
+ * call, one allocator lock round trip for all destination pages, then
+ * copies and one migrate_vma_pages()/finalize().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
 #include <linux/cpumask.h>
-#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -24,17 +23,6 @@
 
 /* A batch is one PMD's worth of pages: a huge entry fits exactly. */
 static_assert(COHMEM_BATCH == PTRS_PER_PMD);
-
-struct cohmem_batch {
-	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
-	unsigned long allocated;	/* device pages this call placed so far */
-	bool no_room;			/* eviction found nothing to evict */
-	bool may_evict;			/* the caller may evict others' pages */
-	bool huge;			/* MIGRATE_TO_DEV: huge device folios */
-	unsigned long src[COHMEM_BATCH];
-	unsigned long dst[COHMEM_BATCH];
-	struct page *pages[COHMEM_BATCH];
-};
 
 /* Where device page @page of a private device keeps its data. */
 static void *cohmem_backing(struct cohmem_dev *cd, struct page *page)
@@ -59,7 +47,7 @@ static void cohmem_copy_to_dev(struct cohmem_dev *cd, struct page *dpage,
 			memset(to, 0, PAGE_SIZE);
 		return;
 	}
-	if (spage)
+	if (spage && !COHMEM_MUTANT(migrate_to_dev_skips_copy))
 		copy_highpage(dpage, spage);
 	else
 		clear_highpage(dpage);
@@ -147,27 +135,6 @@ static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 }
 
 /*
- * The device is full: evict at least @need of its least recently migrated
- * pages. The next-fit allocator leaves those just ahead of its cursor; the
- * @mine pages this call placed lie behind it and are never taken back.
- * Pinned pages are skipped. Returns how many pages were evicted.
- */
-static u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
-			    unsigned long mine)
-{
-	unsigned long first = READ_ONCE(cd->cursor), span, done, start, count;
-	u64 evicted = 0, busy = 0;
-
-	span = mine < cd->npages ? cd->npages - mine : 0;
-	for (done = 0; evicted < need && done < span; done += count) {
-		start = (first + done) % cd->npages;
-		count = min3(span - done, cd->npages - start, (unsigned long)COHMEM_BATCH);
-		cohmem_evict(cd, start, count, &evicted, &busy);
-	}
-	return evicted;
-}
-
-/*
  * One huge device folio for the huge entry @i (a THP, or an empty 2 MiB
  * stretch); false: charge or aligned run not to be had, use small pages.
  */
@@ -186,6 +153,7 @@ static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
 	for (j = 0; j < COHMEM_HUGE_NR; j++)
 		cohmem_copy_to_dev(cd, dpage + j, spage ? spage + j : NULL);
 	b->dst[i] = migrate_pfn(page_to_pfn(dpage)) | COHMEM_PFN_COMPOUND;
+	cohmem_set_addr(cd, dpage, COHMEM_HUGE_NR, b->start + (i << PAGE_SHIFT));
 	b->allocated += COHMEM_HUGE_NR;
 	return true;
 }
@@ -209,20 +177,12 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 		if (nr == 1 || !b->huge || !cohmem_fill_dev_huge(cd, b, i))
 			want += nr;
 	}
-	/* The process's share first (proc_limit), then the device's room. */
+	/*
+	 * The process's share first (proc_limit), then the device's room
+	 * (made before the batch, see cohmem_migrate()).
+	 */
 	allowed = cohmem_owner_charge(b->owner, want);
 	got = cohmem_alloc_pages(cd, b->pages, allowed, b->owner);
-	if (got < allowed && !b->no_room && b->may_evict &&
-	    READ_ONCE(cohmem_evict_on_full)) {
-		u64 evicted = cohmem_make_room(cd, allowed - got,
-					       b->allocated + got);
-
-		/* Everything in use is pinned or busy: do not rescan per batch. */
-		b->no_room = !evicted;
-		m->evicted += evicted;
-		got += cohmem_alloc_pages(cd, b->pages + got, allowed - got,
-					  b->owner);
-	}
 	cohmem_owner_uncharge(b->owner, allowed - got);
 	b->allocated += got;
 
@@ -252,6 +212,7 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 			dpage = b->pages[k++];
 			cohmem_copy_to_dev(cd, dpage, spage ? spage + j : NULL);
 			b->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+			cohmem_set_addr(cd, dpage, 1, b->start + ((i + j) << PAGE_SHIFT));
 		}
 	}
 	/* Pages no entry took go back (and give back their charges). */
@@ -304,6 +265,7 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 	unsigned long i, nr, n = (end - start) >> PAGE_SHIFT, retry = 0;
 	u64 moved = 0;
 
+	b->start = start;
 	/*
 	 * Huge entries: THPs and empty 2 MiB stretches when huge device
 	 * folios are asked for; and any huge private folio on the way back.
@@ -325,11 +287,17 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		nr = min(cohmem_mpfn_nr(b->src[i]), n - i);
 		if (b->src[i] & MIGRATE_PFN_MIGRATE)
 			continue;
-		/* Collected but not unmapped: extra references, or locked. */
+		/*
+		 * Collected but not unmapped: extra references, or locked.
+		 * Device-side eviction (another process's address space) only
+		 * looks at pages of ours: anything else there is not its business.
+		 */
 		if (b->src[i] & MIGRATE_PFN_VALID) {
 			m->skipped_busy += nr;
 			continue;
 		}
+		if (b->evict)
+			continue;
 		switch (cohmem_skip_reason(cd, start + (i << PAGE_SHIFT), to_dev)) {
 		case COHMEM_SKIP_BUSY:
 			m->skipped_busy++;
@@ -364,7 +332,10 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 			m->huge += nr;
 	}
 	m->moved += moved;
-	atomic64_add(moved, to_dev ? &cd->migrated_to_dev : &cd->migrated_to_sys);
+	if (b->evict)
+		atomic64_add(moved, &cd->evicted);
+	else
+		atomic64_add(moved, to_dev ? &cd->migrated_to_dev : &cd->migrated_to_sys);
 finalize:
 	migrate_vma_finalize(&args);
 	return retry;
@@ -437,7 +408,8 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 		earlier.moved += last.moved;
 		earlier.huge += last.huge;
 		earlier.evicted += last.evicted;
-		cohmem_drain_all_cpus();
+		if (!COHMEM_MUTANT(migrate_retry_without_drain))
+			cohmem_drain_all_cpus();
 	}
 	m->moved += earlier.moved + last.moved;
 	m->huge += earlier.huge + last.huge;
@@ -448,6 +420,33 @@ static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 	m->skipped_other += last.skipped_other - min(last.skipped_other, earlier.moved);
 }
 
+/*
+ * Whether a batch of @n pages to the device should make room first: the
+ * device has fewer free pages, the caller may evict (pressure eviction
+ * takes the least recently migrated pages of anyone: cohmem_admin()), and
+ * an earlier attempt of this call found something to evict.
+ */
+static bool cohmem_need_room(struct cohmem_dev *cd, struct cohmem_batch *b,
+			     unsigned long n)
+{
+	return b->may_evict && !b->no_room && READ_ONCE(cohmem_evict_on_full) &&
+	       cohmem_free_pages(cd) < n;
+}
+
+static void cohmem_room_for(struct cohmem_dev *cd, struct cohmem_batch *b,
+			    unsigned long n, struct cohmem_migrate *m)
+{
+	unsigned long nfree = cohmem_free_pages(cd);
+	u64 evicted;
+
+	if (nfree >= n)
+		return;
+	evicted = cohmem_make_room(cd, n - nfree, b->allocated);
+	/* Everything in use is pinned or busy: do not rescan per batch. */
+	b->no_room = !evicted;
+	m->evicted += evicted;
+}
+
 int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 {
 	struct mm_struct *mm = current->mm;
@@ -456,16 +455,16 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 	struct cohmem_batch *b;
 	int ret = 0;
 
+	if (COHMEM_MUTANT(migrate_to_sys_does_nothing) && !to_dev)
+		return 0;
 	b = kmalloc(sizeof(*b), GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
 	b->allocated = 0;
 	b->no_room = false;
-	/*
-	 * Pressure eviction takes the least recently migrated pages of
-	 * anyone: only for callers who may evict (cohmem_admin()).
-	 */
-	b->may_evict = to_dev && cohmem_admin();
+	b->evict = false;
+	b->may_evict = to_dev && (cohmem_admin() ||
+				  COHMEM_MUTANT(pressure_evicts_for_anyone));
 	b->huge = to_dev && (m->flags & COHMEM_MIGRATE_HUGE);
 	b->owner = NULL;
 	if (to_dev) {
@@ -491,6 +490,25 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 		vma = find_vma(mm, addr);
 		/* Batches end at 2 MiB boundaries, where huge entries start. */
 		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		if (cohmem_need_room(cd, b, (next - addr) >> PAGE_SHIFT)) {
+			/*
+			 * Eviction takes its owners' mmap_locks, one at a
+			 * time: never while holding ours. The range may have
+			 * changed meanwhile: it must still be mapped.
+			 */
+			mmap_read_unlock(mm);
+			cohmem_room_for(cd, b, (next - addr) >> PAGE_SHIFT, m);
+			if (mmap_read_lock_killable(mm)) {
+				ret = -EINTR;
+				goto out_unlocked;
+			}
+			vma = find_vma(mm, addr);
+			if (!vma || vma->vm_start > addr) {
+				ret = -EFAULT;
+				break;
+			}
+			next = min(next, vma->vm_end);
+		}
 		cohmem_migrate_batch(cd, b, vma, addr, next, to_dev, m);
 		addr = next;
 		if (fatal_signal_pending(current)) {
@@ -501,83 +519,23 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 	}
 out:
 	mmap_read_unlock(mm);
+out_unlocked:
 	cohmem_owner_put(b->owner);
 	kfree(b);
 	return ret;
 }
 
-/* Free pages among [@start, @end) (page indexes into the region). */
-static unsigned long cohmem_free_in(struct cohmem_dev *cd, unsigned long start,
-				    unsigned long end)
-{
-	unsigned long bit = start, n = 0;
-
-	for_each_set_bit_from(bit, cd->free_map, end)
-		n++;
-	return n;
-}
-
 /*
- * Move the in-use device pages among [@first, @first + @count) (page indexes
- * into the region) to system RAM, whoever maps them.
+ * Device-side eviction of the pages of ours in [@start, @end) of @vma, an
+ * owner's VMA, whose mmap_lock the caller holds (evict.c): one migrate_vma
+ * pass, counted in @m and as evicted.
  */
-void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
-		  unsigned long count, u64 *evicted, u64 *busy)
+void cohmem_evict_range(struct cohmem_dev *cd, struct cohmem_batch *b,
+			struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, struct cohmem_migrate *m)
 {
-	struct cohmem_batch *b;
-	unsigned long i, n, done;
-	u64 nomem = 0, hole = 0, moved;
-
-	b = kmalloc(sizeof(*b), GFP_KERNEL);
-	if (!b) {
-		*busy += count;
-		return;
-	}
-	for (done = 0; done < count; done += n) {
-		unsigned long start = first + done, in_use;
-
-		/* Aligned batches: a huge folio is never cut in two. */
-		n = min(count - done, COHMEM_BATCH - start % COHMEM_BATCH);
-		/*
-		 * Pages the kernel cannot move (pinned, locked) come back from
-		 * migrate_device_range() as 0, like free pages: count them as
-		 * what was in use and did not move.
-		 */
-		in_use = n - cohmem_free_in(cd, start, start + n);
-		migrate_device_range(b->src, cd->base_pfn + start, n);
-		cohmem_fill_sys(cd, b->src, b->dst, b->pages, n, &nomem, &hole);
-		migrate_device_pages(b->src, b->dst, n);
-		moved = 0;
-		for (i = 0; i < n; i++)
-			if (b->dst[i] && (b->src[i] & MIGRATE_PFN_MIGRATE))
-				moved += cohmem_mpfn_nr(b->dst[i]);
-		migrate_device_finalize(b->src, b->dst, n);
-		*evicted += moved;
-		*busy += in_use > moved ? in_use - moved : 0;
-		atomic64_add(moved, &cd->evicted);
-		if (fatal_signal_pending(current))
-			break;	/* unload retries; EVICT reports what it did */
-		cond_resched();
-	}
-	kfree(b);
-}
-
-/* Before the pagemap goes away: evict until no page of ours is in use. */
-void cohmem_evict_all_wait(struct cohmem_dev *cd)
-{
-	unsigned int tries;
-
-	for (tries = 0; cohmem_free_pages(cd) != cd->npages; tries++) {
-		u64 evicted = 0, busy = 0;
-
-		cohmem_evict(cd, 0, cd->npages, &evicted, &busy);
-		if (cohmem_free_pages(cd) == cd->npages)
-			break;
-		if (tries && !(tries % 50))
-			pr_warn("%s: %lu pages still in use, waiting for their holders\n",
-				cd->name, cd->npages - cohmem_free_pages(cd));
-		msleep(tries < 10 ? 10 : 100);
-	}
+	b->evict = true;
+	cohmem_migrate_pass(cd, b, vma, start, end, false, m);
 }
 
 /* Pages around a faulting address that one CPU fault brings back together. */
@@ -658,9 +616,19 @@ vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
 	start = ALIGN_DOWN(vmf->address, PMD_SIZE);
 	if (folio_test_large(page_folio(vmf->page)) && start >= vma->vm_start &&
 	    start + PMD_SIZE <= vma->vm_end) {
-		b = kmalloc(sizeof(*b), GFP_KERNEL);
-		if (!b)
-			return VM_FAULT_OOM;
+		b = kmalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
+		if (!b) {
+			/*
+			 * The device's spare, one fault at a time: a failed
+			 * 12 KiB allocation is no reason for the OOM killer.
+			 */
+			mutex_lock(&cd->fault_lock);
+			ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
+						 cd->fault_batch->src, cd->fault_batch->dst,
+						 cd->fault_batch->pages, true);
+			mutex_unlock(&cd->fault_lock);
+			return ret;
+		}
 		ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
 					 b->src, b->dst, b->pages, true);
 		kfree(b);

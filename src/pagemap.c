@@ -11,12 +11,65 @@
 #include <linux/ioport.h>
 #include <linux/mm.h>
 #include <linux/memremap.h>
+#include <linux/module.h>
+#include <linux/slab.h>
 
 #include "cohmem.h"
 
 static inline struct cohmem_dev *cohmem_pgmap_dev(struct dev_pagemap *pgmap)
 {
 	return container_of(pgmap, struct cohmem_dev, pgmap);
+}
+
+/*
+ * Device pages in use, over all devices. While there are any, the module
+ * holds a reference to itself: rmmod fails at once ("in use") instead of
+ * waiting, possibly forever, for a page somebody outside cohmem holds (a
+ * pipe, another driver). The drain parameter evicts what can be evicted
+ * first (main.c). Pages are only allocated from an open /dev/cohmemN,
+ * which keeps the module alive, and the reference is taken before the
+ * pages are handed on, so it is dropped (by the free callback) only after
+ * it was taken.
+ */
+static atomic_long_t cohmem_in_use = ATOMIC_LONG_INIT(0);
+
+static void cohmem_pages_taken(unsigned long nr)
+{
+	if (nr && atomic_long_fetch_add(nr, &cohmem_in_use) == 0 &&
+	    !COHMEM_MUTANT(unload_while_pages_in_use))
+		__module_get(THIS_MODULE);
+}
+
+static void cohmem_pages_returned(unsigned long nr)
+{
+	if (atomic_long_sub_and_test(nr, &cohmem_in_use) &&
+	    !COHMEM_MUTANT(unload_while_pages_in_use))
+		module_put(THIS_MODULE);
+}
+
+unsigned long cohmem_pages_in_use(void)
+{
+	return atomic_long_read(&cohmem_in_use);
+}
+
+/*
+ * Where device page @idx of @cd was last placed in its owner's address
+ * space: a hint for device-side eviction (evict.c), which looks there and
+ * takes the page only if it is still there. Written when a migration
+ * places the page, read without locks.
+ */
+void cohmem_set_addr(struct cohmem_dev *cd, struct page *page,
+		     unsigned long nr, unsigned long addr)
+{
+	unsigned long idx = page_to_pfn(page) - cd->base_pfn, i;
+
+	for (i = 0; i < nr; i++)
+		WRITE_ONCE(cd->addr[idx + i], addr + (i << PAGE_SHIFT));
+}
+
+unsigned long cohmem_page_addr(struct cohmem_dev *cd, unsigned long idx)
+{
+	return READ_ONCE(cd->addr[idx]);
 }
 
 /*
@@ -30,6 +83,8 @@ static void cohmem_page_free(struct page *page, unsigned long nr)
 	unsigned long idx = page_to_pfn(page) - cd->base_pfn, i;
 
 	cohmem_owner_page_freed(page, nr);
+	if (COHMEM_MUTANT(page_free_leaks_pages))
+		return;
 	/*
 	 * Counted before its bit is set: an allocation can take (and count)
 	 * only pages already counted here, so nfree never reads below zero.
@@ -40,6 +95,8 @@ static void cohmem_page_free(struct page *page, unsigned long nr)
 	for (i = 0; i < nr; i++)
 		set_bit(idx + i, cd->free_map);
 	atomic64_add(nr, &cd->freed);
+	/* Last: the module may go as soon as no page is in use. */
+	cohmem_pages_returned(nr);
 }
 
 COHMEM_PAGEMAP_FREE(cohmem_page_free);
@@ -129,6 +186,7 @@ unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
 		cd->cursor = last;
 	spin_unlock(&cd->alloc_lock);
 	atomic_long_sub(got, &cd->nfree);
+	cohmem_pages_taken(got);
 
 	for (bit = 0; bit < got; bit++) {
 		cohmem_zone_device_page_init(pages[bit], &cd->pgmap);
@@ -172,6 +230,7 @@ struct page *cohmem_alloc_huge(struct cohmem_dev *cd, struct cohmem_owner *o)
 	if (found == ULONG_MAX)
 		return NULL;
 	atomic_long_sub(nr, &cd->nfree);
+	cohmem_pages_taken(nr);
 	page = pfn_to_page(cd->base_pfn + found);
 	cohmem_zone_device_folio_init(page, &cd->pgmap, COHMEM_HUGE_ORDER);
 	cohmem_owner_set(page, o);
@@ -190,10 +249,16 @@ static int cohmem_private_init(struct cohmem_dev *cd)
 
 	if (!COHMEM_HAVE_DEVICE_PRIVATE)
 		return -EOPNOTSUPP;
+	cd->fault_batch = kmalloc(sizeof(*cd->fault_batch), GFP_KERNEL);
+	if (!cd->fault_batch)
+		return -ENOMEM;
+	mutex_init(&cd->fault_lock);
 	cd->backing = memremap(r->start, r->size, MEMREMAP_WB);
 	if (!cd->backing) {
 		pr_err("%s: cannot map [%#llx-%#llx] as backing store\n",
 		       cd->name, r->start, r->start + r->size - 1);
+		kfree(cd->fault_batch);
+		cd->fault_batch = NULL;
 		return -ENOMEM;
 	}
 	res = request_free_mem_region(&iomem_resource, r->size, cd->name);
@@ -202,6 +267,8 @@ static int cohmem_private_init(struct cohmem_dev *cd)
 		       cd->name, r->size >> 20);
 		memunmap(cd->backing);
 		cd->backing = NULL;
+		kfree(cd->fault_batch);
+		cd->fault_batch = NULL;
 		return res ? PTR_ERR(res) : -ENOSPC;
 	}
 	cd->fake_res = res;
@@ -220,6 +287,8 @@ static void cohmem_private_fini(struct cohmem_dev *cd)
 	if (cd->backing)
 		memunmap(cd->backing);
 	cd->backing = NULL;
+	kfree(cd->fault_batch);
+	cd->fault_batch = NULL;
 }
 
 int cohmem_pagemap_init(struct cohmem_dev *cd)
@@ -233,12 +302,18 @@ int cohmem_pagemap_init(struct cohmem_dev *cd)
 	if (!cd->free_map)
 		return -ENOMEM;
 	bitmap_fill(cd->free_map, cd->npages);
+	cd->addr = kvcalloc(cd->npages, sizeof(*cd->addr), GFP_KERNEL);
+	if (!cd->addr) {
+		bitmap_free(cd->free_map);
+		return -ENOMEM;
+	}
 	atomic_long_set(&cd->nfree, cd->npages);
 	spin_lock_init(&cd->alloc_lock);
 
 	if (cd->type == COHMEM_TYPE_PRIVATE) {
 		ret = cohmem_private_init(cd);
 		if (ret) {
+			kvfree(cd->addr);
 			bitmap_free(cd->free_map);
 			return ret;
 		}
@@ -256,6 +331,7 @@ int cohmem_pagemap_init(struct cohmem_dev *cd)
 		pr_err("memremap_pages([%#llx-%#llx]) failed: %ld\n",
 		       cd->pgmap.range.start, cd->pgmap.range.end, PTR_ERR(addr));
 		cohmem_private_fini(cd);
+		kvfree(cd->addr);
 		bitmap_free(cd->free_map);
 		return PTR_ERR(addr);
 	}
@@ -267,5 +343,6 @@ void cohmem_pagemap_fini(struct cohmem_dev *cd)
 {
 	memunmap_pages(&cd->pgmap);
 	cohmem_private_fini(cd);
+	kvfree(cd->addr);
 	bitmap_free(cd->free_map);
 }

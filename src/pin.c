@@ -38,6 +38,11 @@ static int cohmem_charge(struct cohmem_pinned *pin, unsigned long n)
 {
 	int ret;
 
+	if (COHMEM_MUTANT(memlock_not_charged) ||
+	    (COHMEM_MUTANT(short_pins_not_charged) &&
+	     pin->mode != COHMEM_PIN_LONGTERM &&
+	     pin->mode != COHMEM_PIN_LONGTERM_FAST))
+		return 0;
 	ret = account_locked_vm(current->mm, n, true);
 	if (ret) {
 		pr_debug("pin of %lu pages is over RLIMIT_MEMLOCK\n", n);
@@ -80,7 +85,8 @@ static long cohmem_gup(unsigned long addr, unsigned long n, u32 mode,
 
 	switch (mode) {
 	case COHMEM_PIN_LONGTERM:
-		gup_flags |= FOLL_LONGTERM;
+		if (!COHMEM_MUTANT(longterm_pin_without_foll_longterm))
+			gup_flags |= FOLL_LONGTERM;
 		fallthrough;
 	case COHMEM_PIN_SHORT:
 		mmap_read_lock(current->mm);
@@ -88,7 +94,8 @@ static long cohmem_gup(unsigned long addr, unsigned long n, u32 mode,
 		mmap_read_unlock(current->mm);
 		return ret;
 	case COHMEM_PIN_LONGTERM_FAST:
-		gup_flags |= FOLL_LONGTERM;
+		if (!COHMEM_MUTANT(longterm_pin_without_foll_longterm))
+			gup_flags |= FOLL_LONGTERM;
 		fallthrough;
 	case COHMEM_PIN_SHORT_FAST:
 		return pin_user_pages_fast(addr, n, gup_flags, pages);
@@ -153,7 +160,8 @@ int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
 	p->npinned = n;
 	p->ndevice = 0;
 	for (i = 0; i < n; i++)
-		p->ndevice += cohmem_is_device_page(pin->pages[i]);
+		p->ndevice += cohmem_is_device_page(pin->pages[i]) ^
+			      COHMEM_MUTANT(pin_misreports_ndevice);
 	/* Once in the xarray, another thread may unpin it: hands off. */
 	/* Cyclic: a stale UNPIN must not drop a pin that reused its handle. */
 	ret = xa_alloc_cyclic(&cf->pins, &handle, pin, xa_limit_31b,

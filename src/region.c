@@ -26,9 +26,34 @@ static int cohmem_request(struct cohmem_region *r)
 	return r->res ? 0 : -EBUSY;
 }
 
+struct cohmem_span {
+	u64 lo, hi;	/* inclusive */
+};
+
+static int cohmem_span_add(struct resource *res, void *arg)
+{
+	struct cohmem_span *span = arg;
+
+	span->lo = min_t(u64, span->lo, res->start);
+	span->hi = max_t(u64, span->hi, res->end);
+	return 0;
+}
+
+/* Whether System RAM lies both below @start and above @end. */
+static bool cohmem_within_ram(u64 start, u64 end)
+{
+	struct cohmem_span span = { .lo = U64_MAX, .hi = 0 };
+
+	walk_iomem_res_desc(IORES_DESC_NONE,
+			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
+			    &span, cohmem_span_add);
+	return span.lo < start && end < span.hi;
+}
+
 int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size)
 {
 	u64 end = start + size - 1;
+	int fw;
 
 	if (!size || !IS_ALIGNED(start | size, COHMEM_ALIGN) || end < start) {
 		pr_err("reserved range %#llx+%#llx: must be non-empty and %lu KiB aligned\n",
@@ -50,6 +75,20 @@ int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size)
 			      IORES_DESC_RESERVED) != REGION_INTERSECTS) {
 		pr_err("reserved range [%#llx-%#llx] is not wholly inside a Reserved (memmap=) range\n",
 		       start, end);
+		return -EINVAL;
+	}
+	/*
+	 * memmap=SIZE$ADDR reserves RAM; firmware also reports ranges that
+	 * are no RAM at all (ROM, MMIO, holes) as Reserved. Tell them apart
+	 * by the firmware's own map where the kernel exports it, or else at
+	 * least refuse what lies beyond System RAM's span.
+	 */
+	fw = cohmem_firmware_ram(start, start + size);
+	if ((!fw || (fw < 0 && !cohmem_within_ram(start, end))) &&
+	    !COHMEM_MUTANT(reserved_takes_firmware_ranges)) {
+		pr_err("reserved range [%#llx-%#llx] is %s: not memory memmap= reserved\n",
+		       start, end, fw ? "outside the span of System RAM" :
+					"not RAM in the firmware's memory map");
 		return -EINVAL;
 	}
 	r->start = start;

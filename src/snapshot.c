@@ -21,6 +21,7 @@
 
 static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
 {
+	struct folio *folio;
 	struct page *page;
 	u8 state;
 
@@ -29,16 +30,28 @@ static u8 cohmem_page_state(struct cohmem_dev *cd, unsigned long hpfn)
 	page = hmm_pfn_to_page(hpfn);
 	if (!cohmem_is_device_page(page))
 		state = COHMEM_STATE_SYSTEM;
-	else if (cohmem_page_pgmap(page) == &cd->pgmap)
+	else if (cohmem_page_pgmap(page) == &cd->pgmap &&
+		 !COHMEM_MUTANT(snapshot_reports_system))
 		state = COHMEM_STATE_DEVICE;
+	else if (cohmem_page_pgmap(page) == &cd->pgmap)
+		state = COHMEM_STATE_SYSTEM;
 	else
 		state = COHMEM_STATE_OTHER;
-	if (hpfn & HMM_PFN_WRITE)
+	if (hpfn & HMM_PFN_WRITE || COHMEM_MUTANT(snapshot_always_writable))
 		state |= COHMEM_PAGE_WRITE;
 	if (hmm_pfn_to_map_order(hpfn))
 		state |= COHMEM_PAGE_HUGE;
-	if (folio_maybe_dma_pinned(page_folio(page)))
+	/*
+	 * mmap_lock does not keep the page from being zapped (MADV_DONTNEED),
+	 * reclaimed or migrated meanwhile, and freed and reused, even as a
+	 * tail page: look at its folio with a reference, as it is now.
+	 */
+	folio = page_folio(page);
+	if (!folio_try_get(folio))
+		return state;
+	if (page_folio(page) == folio && folio_maybe_dma_pinned(folio))
 		state |= COHMEM_PAGE_PINNED;
+	folio_put(folio);
 	return state;
 }
 

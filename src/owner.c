@@ -1,33 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-process accounting of device pages, and the proc_limit cap on them.
+ * Who holds which device page: per-process owners, their accounting, and
+ * the proc_limit cap on them.
  *
  * Every device page records in page->zone_device_data the owner it is
  * charged to: the address space that migrated it in. The free callback
- * uncharges it, whoever drops the last reference and whenever. Owners are
- * keyed by their mm_struct's address, which is never dereferenced: a page
- * can outlive its mm (held by another process's FOLL_GET reference, a pipe,
- * ...), and then stays charged to that key until freed.
+ * uncharges it, whoever drops the last reference and whenever. An owner
+ * holds a reference to its mm_struct (mmgrab(): the struct, not the address
+ * space), so the key cannot be reused by a new mm while any page is charged
+ * to it, and device-side eviction can find the pages through that mm while
+ * it has users (see evict.c). A page can outlive its address space (held by
+ * a pipe, another driver, a FOLL_GET reference): it stays charged until
+ * freed. The last reference to an owner can be dropped in any context, so
+ * the mm is let go from a work item.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hashtable.h>
+#include <linux/sched/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 #include "cohmem.h"
 
-struct cohmem_owner {
-	struct hlist_node node;
-	const struct mm_struct *mm;	/* key only */
-	atomic_long_t pages;		/* charged device pages */
-	/* charged pages + callers between owner_get() and owner_put() */
-	atomic_t refs;
-};
-
 static DEFINE_HASHTABLE(cohmem_owners, 6);
 static DEFINE_SPINLOCK(cohmem_owners_lock);
+/* Frees owners (and drops their mm) outside the context of the last put. */
+static struct workqueue_struct *cohmem_owner_wq;
 
 static unsigned long cohmem_proc_limit;	/* pages; 0: no cap */
 
@@ -62,7 +63,7 @@ unsigned long cohmem_proc_limit_pages(void)
 	return READ_ONCE(cohmem_proc_limit);
 }
 
-static struct cohmem_owner *cohmem_owner_find(const struct mm_struct *mm)
+static struct cohmem_owner *cohmem_owner_find(struct mm_struct *mm)
 {
 	struct cohmem_owner *o;
 
@@ -76,8 +77,16 @@ static struct cohmem_owner *cohmem_owner_find(const struct mm_struct *mm)
 	return NULL;
 }
 
+static void cohmem_owner_free(struct work_struct *work)
+{
+	struct cohmem_owner *o = container_of(work, struct cohmem_owner, free_work);
+
+	mmdrop(o->mm);
+	kfree(o);
+}
+
 /* The owner of @mm's device pages, created if need be; NULL if no memory. */
-struct cohmem_owner *cohmem_owner_get(const struct mm_struct *mm)
+struct cohmem_owner *cohmem_owner_get(struct mm_struct *mm)
 {
 	struct cohmem_owner *o, *new;
 	unsigned long flags;
@@ -93,9 +102,12 @@ struct cohmem_owner *cohmem_owner_get(const struct mm_struct *mm)
 		return NULL;
 	new->mm = mm;
 	atomic_set(&new->refs, 1);
+	INIT_WORK(&new->free_work, cohmem_owner_free);
 	spin_lock_irqsave(&cohmem_owners_lock, flags);
 	o = cohmem_owner_find(mm);
 	if (!o) {
+		/* The caller's own mm: it has users, mmgrab() cannot fail. */
+		mmgrab(mm);
 		hash_add(cohmem_owners, &new->node, (unsigned long)mm);
 		o = new;
 		new = NULL;
@@ -103,6 +115,15 @@ struct cohmem_owner *cohmem_owner_get(const struct mm_struct *mm)
 	spin_unlock_irqrestore(&cohmem_owners_lock, flags);
 	kfree(new);
 	return o;
+}
+
+/*
+ * One more reference to @o, which the caller knows to be alive: it holds
+ * a reference to a page charged to @o, or one of its own.
+ */
+void cohmem_owner_hold(struct cohmem_owner *o)
+{
+	atomic_inc(&o->refs);
 }
 
 /* Drop a reference: a caller's, or a freed page's. Any context. */
@@ -114,7 +135,8 @@ static void cohmem_owner_unref(struct cohmem_owner *o)
 		return;
 	hash_del(&o->node);
 	spin_unlock_irqrestore(&cohmem_owners_lock, flags);
-	kfree(o);
+	/* mmdrop() may free the mm: not from the free callback's context. */
+	queue_work(cohmem_owner_wq, &o->free_work);
 }
 
 void cohmem_owner_put(struct cohmem_owner *o)
@@ -136,7 +158,7 @@ unsigned long cohmem_owner_charge(struct cohmem_owner *o, unsigned long want)
 	if (!o || !want)
 		return 0;
 	after = atomic_long_add_return(want, &o->pages);
-	over = limit ? after - (long)limit : 0;
+	over = limit && !COHMEM_MUTANT(proc_limit_ignored) ? after - (long)limit : 0;
 	if (over > 0) {
 		over = min_t(long, over, want);
 		atomic_long_sub(over, &o->pages);
@@ -173,8 +195,14 @@ void cohmem_owner_page_freed(struct page *page, unsigned long nr)
 		cohmem_owner_uncharge(o, nr);
 }
 
-/* At unload every page is free, so every owner is gone. */
-void cohmem_owners_check_empty(void)
+int cohmem_owners_init(void)
+{
+	cohmem_owner_wq = alloc_workqueue("cohmem_owner", WQ_UNBOUND, 0);
+	return cohmem_owner_wq ? 0 : -ENOMEM;
+}
+
+/* At unload every page is free, so every owner is gone or going. */
+void cohmem_owners_exit(void)
 {
 	struct cohmem_owner *o;
 	int bkt;
@@ -182,4 +210,6 @@ void cohmem_owners_check_empty(void)
 	hash_for_each(cohmem_owners, bkt, o, node)
 		pr_err("owner %p still has %ld pages charged\n", o->mm,
 		       atomic_long_read(&o->pages));
+	/* Runs the frees still queued: none may run once the module is gone. */
+	destroy_workqueue(cohmem_owner_wq);
 }
