@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # mutants.sh [KVER]: prove the tests can fail. Builds deliberately broken
-# variants of the module, runs the suite against each (reserved mode, one
-# kernel), and expects every variant to make some test fail. Then removes
+# variants of the module (each COHMEM_MUTANT() hook of src/ in turn), runs
+# the suite against each (reserved mode, one kernel), and expects every
+# variant to make some test fail. Then removes
 # compile probes one at a time and expects the build for the newest kernel
 # to stop with an #error rather than pick an API shape silently. Prints one
 # KTAP line per variant: "ok" when it was caught. Records which cases each
@@ -14,29 +15,33 @@ set -euo pipefail
 kver=${1:-$(kernels_list | head -n 1)}
 bins=$COHMEM_OUT/tests
 
-# name | file | perl substitution that breaks it
+# Each name is a COHMEM_MUTANT(name) hook in src/ (src/cohmem.h): the
+# module built with COHMEM_MUTANT=name has that one thing broken.
 mutants=(
-	'migrate_to_sys_does_nothing|src/migrate.c|s/(int cohmem_migrate\(.*\n\{\n(?:.*\n)*?\tint ret = 0;\n)/$1\n\tif (!to_dev)\n\t\treturn 0;\n/'
-	'longterm_pin_without_foll_longterm|src/pin.c|s/\t\tgup_flags \|= FOLL_LONGTERM;\n//g'
-	'page_free_leaks_pages|src/pagemap.c|s/\tatomic_long_add\(nr, &cd->nfree\);\n//; s/\t\tset_bit\(idx \+ i, cd->free_map\);/\t\t(void)idx;/'
-	'migrate_to_dev_skips_copy|src/migrate.c|s/\tif \(spage\)\n\t\tcopy_highpage\(dpage, spage\);/\tif (spage)\n\t\tclear_highpage(dpage);/'
-	'snapshot_reports_system|src/snapshot.c|s/state = COHMEM_STATE_DEVICE;/state = COHMEM_STATE_SYSTEM;/'
-	'evict_hides_busy_pages|src/migrate.c|s/\t\t\*busy \+= in_use > moved \? in_use - moved : 0;/\t\t*busy += in_use > moved ? 0 : 0;/'
-	'pin_misreports_ndevice|src/pin.c|s/p->ndevice \+= cohmem_is_device_page\(/p->ndevice += !cohmem_is_device_page(/'
-	'snapshot_always_writable|src/snapshot.c|s/if \(hpfn & HMM_PFN_WRITE\)/if (hpfn & (HMM_PFN_WRITE | HMM_PFN_VALID))/'
-	'proc_limit_ignored|src/limit.c|s/over = limit \? after - \(long\)limit : 0;/over = limit \&\& after < 0 ? after : 0;/'
-	'migrate_retry_without_drain|src/migrate.c|s/\t\tcohmem_drain_all_cpus\(\);/\t\t(void)cohmem_drain_all_cpus;/'
-	'short_pins_not_charged|src/pin.c|s/\tret = account_locked_vm\(current->mm, n, true\);/\tif (pin->mode != COHMEM_PIN_LONGTERM \&\& pin->mode != COHMEM_PIN_LONGTERM_FAST)\n\t\treturn 0;\n\tret = account_locked_vm(current->mm, n, true);/'
-	'evict_needs_no_cap|src/chardev.c|s/\tif \(!cohmem_admin\(\)\)\n\t\treturn -EPERM;\n//'
-	'pressure_evicts_for_anyone|src/migrate.c|s/b->may_evict = to_dev && cohmem_admin\(\);/b->may_evict = to_dev;/'
-	'info_base_for_anyone|src/chardev.c|s/info->base = cohmem_admin\(\) \? cd->region.start : 0;/info->base = cd->region.start;/'
-	'hot_size_unbounded|src/main.c|s/if \(hot_size > \(u64\)totalram_pages\(\) << PAGE_SHIFT\) \{/if (0) {/'
-	'empty_reservation_hotremoves|src/main.c|s/\tif \(hot_size\)\n\t\tret = cohmem_region_hotremove/\tif (!len)\n\t\tret = cohmem_region_hotremove/'
-	'memlock_not_charged|src/pin.c|s/ret = account_locked_vm\(current->mm, n, true\);/ret = 0;/; s/\taccount_locked_vm\(pin->mm, n, false\);\n//'
+	migrate_to_sys_does_nothing
+	longterm_pin_without_foll_longterm
+	page_free_leaks_pages
+	migrate_to_dev_skips_copy
+	snapshot_reports_system
+	evict_hides_busy_pages
+	pin_misreports_ndevice
+	snapshot_always_writable
+	proc_limit_ignored
+	migrate_retry_without_drain
+	short_pins_not_charged
+	evict_needs_no_cap
+	pressure_evicts_for_anyone
+	info_base_for_anyone
+	hot_size_unbounded
+	empty_reservation_hotremoves
+	memlock_not_charged
+	unload_while_pages_in_use
+	drain_silent
+	reserved_takes_firmware_ranges
 )
 
 newest=$(kernels_list | sort -V | tail -n 1)
-removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split folio_batch_h)
+removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split folio_batch_h e820_raw_any)
 
 # A fresh copy of what build-module.sh builds, to break.
 mutant_tree() {
@@ -68,16 +73,15 @@ echo "KTAP version 1"
 echo "1..$((${#mutants[@]} + ${#removed_probes[@]} + 1))"
 # Build every mutant, boot them COHMEM_JOBS at a time, then judge each.
 declare -A verdict=()
-for m in "${mutants[@]}"; do
-	IFS='|' read -r name file subst <<<"$m"
+for name in "${mutants[@]}"; do
 	dir=$COHMEM_OUT/mutants/$name
-	mutant_tree "$dir"
-	perl -0pi -e "$subst" "$dir/tree/$file"
-	if cmp -s "$COHMEM_TOP/$file" "$dir/tree/$file"; then
-		verdict[$name]="the mutation no longer applies to $file"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if ! grep -q "COHMEM_MUTANT($name)" "$COHMEM_TOP"/src/*.c; then
+		verdict[$name]="no COHMEM_MUTANT($name) hook in src/ any more"
 		continue
 	fi
-	if ! COHMEM_SRC=$dir/tree COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$kver" 2>"$dir/build.err" ||
+	if ! COHMEM_MUTANT=$name COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$kver" 2>"$dir/build.err" ||
 	   ! COHMEM_BINS=$bins COHMEM_OUT=$dir "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
 		verdict[$name]="did not build: $(tail -n 1 "$dir/build.err")"
 		continue
@@ -88,8 +92,7 @@ for m in "${mutants[@]}"; do
 done
 wait
 i=0 killed=0
-for m in "${mutants[@]}"; do
-	IFS='|' read -r name file subst <<<"$m"
+for name in "${mutants[@]}"; do
 	i=$((i + 1))
 	dir=$COHMEM_OUT/mutants/$name
 	if [ -n "${verdict[$name]:-}" ]; then
@@ -111,10 +114,10 @@ for probe in "${removed_probes[@]}"; do
 	name=probe_${probe}_removed
 	dir=$COHMEM_OUT/mutants/$name
 	mutant_tree "$dir"
-	rm "$dir/tree/probes/$probe.c"
+	rm -f "$dir/tree/probes/$probe.c" "$dir/tree/probes/$probe.export"
 	if COHMEM_SRC=$dir/tree COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$newest" \
 		>/dev/null 2>"$dir/build.err"; then
-		echo "not ok $i $name # $newest built without probes/$probe.c"
+		echo "not ok $i $name # $newest built without probes/$probe.*"
 	elif grep -q '#error' "$dir/build.err"; then
 		echo "ok $i $name # $newest: $(grep -m1 -o 'error: #error.*' "$dir/build.err")"
 		killed=$((killed + 1))
