@@ -3,29 +3,38 @@
  * cohmem-hold: keep data on the device while the module is unloaded.
  *
  * Migrates a buffer to /dev/cohmem0 (and one to /dev/cohmem1 if there is
- * one), closes the device, prints "ready" and waits for a line on stdin
- * (device-private pages are left alone meanwhile: a touch would fault them
- * back);
- * then checks, as KTAP, that every byte survived and that no page is left
- * inside the old device ranges (the unload evicted them to system RAM).
+ * one), and vmsplices a few more device pages of cohmem0 into a pipe and
+ * unmaps them, so that only the pipe holds them. Closes the device, prints
+ * "ready ... pipe_device_pages=K" (K: how many of those are device pages;
+ * device-private ones are faulted back by vmsplice) and waits for a line on
+ * stdin, then reads the pipe, checks its data, closes it and prints
+ * "pipe-done"; then waits for a second line (device-private pages are left
+ * alone meanwhile: a touch would fault them back) and checks, as KTAP, that
+ * every byte survived and that no page is left inside the old device
+ * ranges (the unload evicted them to system RAM).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib.h"
 
 #define N 2048	/* 8 MiB per device */
+#define P 4	/* pages the pipe holds */
 
 int main(void)
 {
 	struct cohmem_info info[2];
 	char *buf[2] = { NULL, NULL };
-	int ndev = 0, i;
-	char line[16];
+	int ndev = 0, i, pfd[2] = { -1, -1 }, k = 0;
+	char line[16], *pbuf;
+	long pipe_bad;
+	size_t got = 0;
+	ssize_t r;
 
 	page_size = sysconf(_SC_PAGESIZE);
 	for (i = 0; i < 2; i++) {
@@ -48,14 +57,42 @@ int main(void)
 			       (unsigned long long)m.moved, N);
 			return 1;
 		}
+		if (i == 0) {
+			char *p = map_anon(P, false);
+			struct iovec iov = { .iov_base = p, .iov_len = P * page_size };
+
+			fill(p, P, 200);
+			if (pipe(pfd) || migrate(fd, p, P, true, &m) || m.moved != P ||
+			    vmsplice(pfd[1], &iov, 1, 0) != P * (ssize_t)page_size) {
+				printf("Bail out! the pipe's pages\n");
+				return 1;
+			}
+			k = P - count_not_state(fd, p, P, COHMEM_STATE_DEVICE);
+			munmap(p, P * page_size);
+		}
 		close(fd);
 		ndev++;
 	}
-	fprintf(stderr, "ready: %d devices, %d pages each\n", ndev, N);
+	fprintf(stderr, "ready: %d devices, %d pages each, pipe_device_pages=%d\n",
+		ndev, N, k);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	pbuf = map_anon(P, false);
+	while (got < P * page_size &&
+	       (r = read(pfd[0], pbuf + got, P * page_size - got)) > 0)
+		got += r;
+	pipe_bad = got == P * page_size ? verify(pbuf, P, 200) : P;
+	close(pfd[0]);
+	close(pfd[1]);
+	fprintf(stderr, "pipe-done\n");
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 
-	ktap_plan(2 * ndev);
+	ktap_plan(2 * ndev + 1);
+	if (pipe_bad == -1)
+		ktap_result(true, "pipe_keeps_data", NULL);
+	else
+		ktap_result(false, "pipe_keeps_data", "page %ld differs", pipe_bad);
 	for (i = 0; i < ndev; i++) {
 		char name[64];
 		/* Present before anything reads them (which would fault). */

@@ -5,10 +5,13 @@
  * failed init with init_module(), calling the module's init twice.)
  *
  *   cohmem-kmod load NAME [PARAM=VALUE...]
- *   cohmem-kmod unload NAME
+ *   cohmem-kmod remove NAME	(rmmod: refused while the module is in use)
+ *   cohmem-kmod unload NAME	(write its drain parameter first, if it has
+ *				 one, as modprobe -r does with debian/cohmem.conf)
  */
 #define _GNU_SOURCE
 #include <libkmod.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +45,27 @@ static int load(struct kmod_ctx *ctx, const char *name, int argc, char **argv)
 	return ret < 0 ? 1 : 0;
 }
 
-static int unload(struct kmod_ctx *ctx, const char *name)
+/* NAME's drain parameter, if it has one: evict what can be evicted. */
+static void drain(const char *name)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/drain", name);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fputs("1\n", f);
+	fclose(f);
+}
+
+static int unload(struct kmod_ctx *ctx, const char *name, bool drain_first)
 {
 	struct kmod_module *mod;
 	int ret;
 
+	if (drain_first)
+		drain(name);
 	if (kmod_module_new_from_name(ctx, name, &mod) < 0)
 		return 1;
 	ret = kmod_module_remove_module(mod, 0);
@@ -61,8 +80,9 @@ int main(int argc, char **argv)
 	struct kmod_ctx *ctx;
 	int ret;
 
-	if (argc < 3 || (strcmp(argv[1], "load") && strcmp(argv[1], "unload"))) {
-		fprintf(stderr, "usage: cohmem-kmod load NAME [PARAM=VALUE...] | unload NAME\n");
+	if (argc < 3 || (strcmp(argv[1], "load") && strcmp(argv[1], "unload") &&
+			 strcmp(argv[1], "remove"))) {
+		fprintf(stderr, "usage: cohmem-kmod load NAME [PARAM=VALUE...] | unload NAME | remove NAME\n");
 		return 2;
 	}
 	ctx = kmod_new(NULL, NULL);
@@ -71,7 +91,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "load"))
 		ret = load(ctx, argv[2], argc - 3, argv + 3);
 	else
-		ret = unload(ctx, argv[2]);
+		ret = unload(ctx, argv[2], !strcmp(argv[1], "unload"));
 	kmod_unref(ctx);
 	return ret;
 }

@@ -77,11 +77,10 @@ long count_pfn_in_dev(const struct cohmem_info *info, const void *addr,
 		      size_t npages);
 
 /*
- * Device-side eviction (migrate_device_range()) racing the owning process's
- * munmap or exit can oops in the kernel's restore path: remove_migration_ptes()
- * trusts a page's anon_vma that nobody pinned (seen on 6.1 under cohmem-fuzz;
- * the code is the same in 6.12 and 7.3). Stress and fuzz leave that race out
- * unless COHMEM_RACE_EVICT=1 asks to reproduce it.
+ * Whether stress and fuzz race device-side eviction (EVICT) with the owning
+ * processes' munmap and exit: yes, unless COHMEM_RACE_EVICT=0. (It used to
+ * oops the kernel while eviction went through migrate_device_range(); see
+ * src/evict.c.)
  */
 bool race_evict(void);
 

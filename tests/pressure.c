@@ -3,7 +3,9 @@
  * cohmem under memory pressure: a migration that finds the device full
  * evicts the least recently migrated pages (of any process, never pinned
  * ones) to make room, unless evict_on_full is off. Data must survive every
- * round trip and the counters must add up.
+ * round trip and the counters must add up. Device pages still referenced
+ * after their owner unmapped them (a pipe, a FOLL_GET reference, an exited
+ * process's leftovers) are busy to every eviction, never forced.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "lib.h"
@@ -149,14 +154,172 @@ static void evict_on_full_off(void)
 	munmap(b, 64 * page_size);
 }
 
+/* Who keeps device pages referenced once no process maps them any more. */
+enum holder { HOLD_PIPE_MUNMAP, HOLD_PIPE_EXIT, HOLD_GET_MUNMAP };
+
+struct held {
+	int pipe[2];
+	unsigned int handle;
+};
+
+#define HELD 8	/* pages */
+
+/* vmsplice @np pages at @p into @fd: the pipe takes references to them. */
+static bool splice_pages(int fd, char *p, size_t np)
+{
+	struct iovec iov = { .iov_base = p, .iov_len = np * page_size };
+
+	return vmsplice(fd, &iov, 1, 0) == (ssize_t)(np * page_size);
+}
+
+/*
+ * HELD pages (seed @seed) migrated to the device, handed to holder @h,
+ * then unmapped from every process. A device-private page is faulted back
+ * by the holder's GUP, a coherent one stays on the device.
+ */
+static bool hold_unmapped(enum holder h, unsigned int seed, struct held *hd)
+{
+	struct cohmem_migrate m;
+	struct cohmem_pin pn;
+	char *a;
+	pid_t pid;
+	int st;
+
+	if (pipe(hd->pipe))
+		return false;
+	if (h == HOLD_PIPE_EXIT) {
+		pid = fork();
+		if (pid == 0) {
+			a = map_anon(HELD, false);
+			fill(a, HELD, seed);
+			_exit(!a || migrate(dev_fd, a, HELD, true, &m) || m.moved != HELD ||
+			      !splice_pages(hd->pipe[1], a, HELD));
+		}
+		return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		       WEXITSTATUS(st) == 0;
+	}
+	a = map_anon(HELD, false);
+	if (!a)
+		return false;
+	fill(a, HELD, seed);
+	if (migrate(dev_fd, a, HELD, true, &m) || m.moved != HELD)
+		return false;
+	if (h == HOLD_GET_MUNMAP) {
+		if (pin(dev_fd, a, HELD, COHMEM_PIN_GET_FAST, &pn))
+			return false;
+		hd->handle = pn.handle;
+	} else if (!splice_pages(hd->pipe[1], a, HELD)) {
+		return false;
+	}
+	return munmap(a, HELD * page_size) == 0;
+}
+
+/* Let go of what the holder holds; 0, or the page whose data differ + 1. */
+static long release_held(enum holder h, unsigned int seed, struct held *hd)
+{
+	char *buf = map_anon(HELD, false);
+	long bad = 0;
+	size_t got = 0;
+	ssize_t r;
+
+	if (h == HOLD_GET_MUNMAP) {
+		unpin(dev_fd, hd->handle);
+	} else {
+		while (buf && got < HELD * page_size &&
+		       (r = read(hd->pipe[0], buf + got, HELD * page_size - got)) > 0)
+			got += r;
+		bad = got == HELD * page_size ? verify(buf, HELD, seed) + 1 : HELD + 1;
+	}
+	close(hd->pipe[0]);
+	close(hd->pipe[1]);
+	if (buf)
+		munmap(buf, HELD * page_size);
+	return bad;
+}
+
+/* Device pages in use that nobody maps: EVICT takes none, loses none. */
+static void evict_unmapped_held(enum holder h)
+{
+	bool coherent = dev_info.type == COHMEM_TYPE_COHERENT;
+	struct cohmem_info before = get_info(dev_fd);
+	unsigned long long held;
+	struct cohmem_evict e;
+	struct held hd;
+	long bad;
+
+	REQUIRE(hold_unmapped(h, 60 + h, &hd), "setting up the holder failed");
+	held = get_info(dev_fd).used_pages - before.used_pages;
+	CHECK(held == (coherent ? HELD : 0), "%llu pages held on the device", held);
+	memset(&e, 0, sizeof(e));
+	e.flags = COHMEM_EVICT_ALL;
+	REQUIRE(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	CHECK(e.evicted == 0 && e.busy == held, "evicted %llu busy %llu, %llu held",
+	      (unsigned long long)e.evicted, (unsigned long long)e.busy, held);
+	CHECK(get_info(dev_fd).used_pages == before.used_pages + held);
+	bad = release_held(h, 60 + h, &hd);
+	CHECK(bad == 0, "held page %ld differs", bad - 1);
+	CHECK(get_info(dev_fd).used_pages == before.used_pages, "%llu pages leaked",
+	      (unsigned long long)(get_info(dev_fd).used_pages - before.used_pages));
+}
+
+static void evict_skips_pipe_held_pages_after_munmap(void)
+{
+	evict_unmapped_held(HOLD_PIPE_MUNMAP);
+}
+
+static void evict_skips_pipe_held_pages_after_exit(void)
+{
+	evict_unmapped_held(HOLD_PIPE_EXIT);
+}
+
+static void evict_skips_get_pinned_pages_after_munmap(void)
+{
+	evict_unmapped_held(HOLD_GET_MUNMAP);
+}
+
+/* A full device whose held pages nobody maps: pressure takes the rest. */
+static void pressure_skips_unmapped_held_pages(void)
+{
+	bool coherent = dev_info.type == COHMEM_TYPE_COHERENT;
+	size_t held = coherent ? HELD : 0;
+	struct cohmem_migrate m;
+	struct held hd;
+	char *a = map_anon(n, false), *b = map_anon(n, false);
+	long bad;
+
+	REQUIRE(a && b && pipe(hd.pipe) == 0);
+	fill(a, n, 70);
+	fill(b, n, 71);
+	REQUIRE(migrate(dev_fd, a, n, true, &m) == 0 && m.moved == n);
+	REQUIRE(splice_pages(hd.pipe[1], a, HELD));
+	REQUIRE(munmap(a, HELD * page_size) == 0);
+	CHECK(get_info(dev_fd).used_pages == n - HELD + held);
+	REQUIRE(migrate(dev_fd, b, n, true, &m) == 0);
+	CHECK(m.moved == n - held && m.skipped_nomem == held && m.evicted == n - HELD,
+	      "moved %llu nomem %llu evicted %llu", (unsigned long long)m.moved,
+	      (unsigned long long)m.skipped_nomem, (unsigned long long)m.evicted);
+	CHECK(verify_at(a, HELD, n - HELD, 70) == -1);
+	CHECK(verify(b, n, 71) == -1);
+	bad = release_held(HOLD_PIPE_MUNMAP, 70, &hd);
+	CHECK(bad == 0, "held page %ld differs", bad - 1);
+	migrate(dev_fd, b, n, false, NULL);
+	CHECK(get_info(dev_fd).used_pages == 0);
+	munmap(a + HELD * page_size, (n - HELD) * page_size);
+	munmap(b, n * page_size);
+}
+
 int main(void)
 {
 	test_init(0);
 	n = dev_info.total_pages;
-	ktap_plan(3);
+	ktap_plan(7);
 	RUN(working_set_3x);
 	RUN(pinned_never_evicted);
 	RUN(evict_on_full_off);
+	RUN(evict_skips_pipe_held_pages_after_munmap);
+	RUN(evict_skips_pipe_held_pages_after_exit);
+	RUN(evict_skips_get_pinned_pages_after_munmap);
+	RUN(pressure_skips_unmapped_held_pages);
 	set_evict_on_full("Y");
 	return ktap_finish();
 }
