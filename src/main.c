@@ -46,6 +46,7 @@ MODULE_PARM_DESC(evict_on_full,
 
 static struct cohmem_dev *cohmem_devs[COHMEM_MAX_DEVICES];
 static unsigned int cohmem_ndevs;
+static bool cohmem_ready;	/* the devices are made and stay until exit */
 
 /*
  * The devices in turn (NULL past the last). Devices exist from before the
@@ -73,6 +74,11 @@ static int cohmem_drain_set(const char *val, const struct kernel_param *kp)
 	 */
 	if (!try_module_get(THIS_MODULE))
 		return -EBUSY;
+	/* Nor while the devices are still being made. */
+	if (!smp_load_acquire(&cohmem_ready)) {
+		module_put(THIS_MODULE);
+		return -EAGAIN;
+	}
 	for (i = 0; (cd = cohmem_dev_at(i)); i++) {
 		u64 evicted = 0, busy = 0;
 
@@ -236,16 +242,32 @@ static int __init cohmem_init(void)
 			ret = cohmem_dev_create(0, 0, hot_size);
 	}
 	/*
-	 * /dev/cohmemN appears only once every device exists: a later device
-	 * failing must not free one that somebody already opened.
+	 * /dev/cohmemN appears only once every device exists, and a node can
+	 * be opened as soon as it appears (a module being initialised is live
+	 * for try_module_get()): once one is registered the load must not fail,
+	 * or it would free a device somebody holds open, and the module's code
+	 * with it. A later node that cannot be registered costs its device
+	 * only, which nobody can have opened.
 	 */
-	for (i = 0; i < cohmem_ndevs && !ret; i++)
+	for (i = 0; !ret && i < cohmem_ndevs; i++) {
 		ret = cohmem_chardev_register(cohmem_devs[i]);
+		if (ret && i) {
+			pr_err("%s: cannot register its node (%d): %u of %u devices kept\n",
+			       cohmem_devs[i]->name, ret, i, cohmem_ndevs);
+			while (cohmem_ndevs > i)
+				cohmem_dev_destroy(cohmem_devs[--cohmem_ndevs]);
+			ret = 0;
+			break;
+		}
+	}
 	if (ret) {
 		cohmem_destroy_all();
 		cohmem_owners_exit();
+		return ret;
 	}
-	return ret;
+	/* Pairs with the drain's load: it sees every device made here. */
+	smp_store_release(&cohmem_ready, true);
+	return 0;
 }
 
 static void __exit cohmem_exit(void)

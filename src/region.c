@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/ioport.h>
 #include <linux/memory.h>
@@ -13,7 +14,9 @@
 #include <linux/mm.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "cohmem.h"
 
@@ -107,113 +110,102 @@ int cohmem_region_claim(struct cohmem_region *r, u64 start, u64 size)
  * Top-level System RAM ranges, to pick memory blocks from. Removing a block
  * from the middle or the end of a range shrinks the range's resource, which
  * the kernel cannot do (it WARNs and leaves the resource tree wrong) while a
- * busy child resource (the kernel image, a crash kernel...) lies above the
- * block: remember the highest child of each range and stay above it.
+ * resource nested in the range (the kernel image, a crash kernel...) lies
+ * above the block: cohmem_ram_nested() tells.
  */
 struct cohmem_ram {
-	unsigned int nr;
-	struct {
+	unsigned int nr, max;
+	struct cohmem_ram_range {
 		u64 start, end;		/* inclusive */
-		u64 child_end;		/* highest end of a nested resource */
-	} range[32];
+	} *range;
 };
 
 static int cohmem_ram_add(struct resource *res, void *arg)
 {
 	struct cohmem_ram *ram = arg;
 
-	if (ram->nr < ARRAY_SIZE(ram->range)) {
+	/* Only top-level ranges: not driver-managed RAM nested elsewhere. */
+	if (res->parent != &iomem_resource)
+		return 0;
+	if (ram->range && ram->nr < ram->max) {
 		ram->range[ram->nr].start = res->start;
 		ram->range[ram->nr].end = res->end;
-		ram->range[ram->nr].child_end = 0;
-		ram->nr++;
 	}
+	ram->nr++;
 	return 0;
 }
 
-/*
- * No exported call walks the children of a resource (walk_iomem_res_desc()
- * steps over them), so read them where an administrator would: the nested
- * entries of /proc/iomem. Returns false when that is not possible.
- */
-static bool cohmem_ram_children(struct cohmem_ram *ram)
+/* Every top-level System RAM range, or NULL ranges if there is no memory. */
+static void cohmem_ram_get(struct cohmem_ram *ram)
 {
-	const size_t size = SZ_64K;
-	char *buf, *line, *cur;
-	bool any = false;
-	struct file *f;
-	ssize_t n, len;
-	loff_t pos = 0;
+	ram->nr = 0;
+	ram->range = NULL;
+	walk_iomem_res_desc(IORES_DESC_NONE, IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY,
+			    0, U64_MAX, ram, cohmem_ram_add);
+	ram->max = ram->nr;
+	ram->range = kvcalloc(ram->max, sizeof(*ram->range), GFP_KERNEL);
+	ram->nr = 0;
+	if (ram->range)
+		walk_iomem_res_desc(IORES_DESC_NONE,
+				    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0,
+				    U64_MAX, ram, cohmem_ram_add);
+	/* Ranges may come and go between the walks: keep what fits. */
+	ram->nr = min(ram->nr, ram->max);
+}
 
-	buf = kvzalloc(size, GFP_KERNEL);
-	if (!buf)
-		return false;
-	f = filp_open("/proc/iomem", O_RDONLY, 0);
-	if (IS_ERR(f)) {
-		kvfree(buf);
-		return false;
-	}
-	for (n = 0; n < size - 1; n += len) {
-		len = kernel_read(f, buf + n, size - 1 - n, &pos);
-		if (len <= 0)
-			break;
-	}
-	filp_close(f, NULL);
-	cur = buf;
-	while (n > 0 && (line = strsep(&cur, "\n")) != NULL) {
-		unsigned long long start, end;
-		unsigned int i;
+/*
+ * Whether a resource is nested inside System RAM anywhere in [start, end]:
+ * insert a resource over the range (the kernel puts it inside the System
+ * RAM range and under whatever it covers, all under its resource lock),
+ * see what it holds and where it went, and take it out again (which gives
+ * the nested resources back to their parent).
+ */
+static bool cohmem_ram_nested(u64 start, u64 end)
+{
+	struct resource probe = DEFINE_RES_MEM_NAMED(start, end - start + 1,
+						     "cohmem probe");
+	bool nested;
 
-		if (line[0] != ' ' ||
-		    sscanf(skip_spaces(line), "%llx-%llx", &start, &end) != 2)
-			continue;
-		any |= end != 0;	/* all zero without CAP_SYS_ADMIN */
-		for (i = 0; i < ram->nr; i++)
-			if (start >= ram->range[i].start && end <= ram->range[i].end)
-				ram->range[i].child_end = max_t(u64, ram->range[i].child_end, end);
-	}
-	kvfree(buf);
-	return any;
+	/* Refused: it would cut a resource in two. */
+	if (insert_resource(&iomem_resource, &probe))
+		return true;
+	nested = READ_ONCE(probe.child) || !probe.parent ||
+		 probe.parent->parent != &iomem_resource;
+	remove_resource(&probe);
+	return nested;
+}
+
+static int cohmem_ram_cmp(const void *a, const void *b)
+{
+	const struct cohmem_ram_range *x = a, *y = b;
+
+	return x->end == y->end ? 0 : x->end < y->end ? 1 : -1;
 }
 
 int cohmem_region_hotremove(struct cohmem_region *r, u64 size)
 {
 	u64 block = memory_block_size_bytes();
-	struct cohmem_ram *ram;
+	struct cohmem_ram ram;
 	unsigned int i, tries = 0;
 	int ret = -ENOSPC;
 
 	size = ALIGN(size, block);
-	ram = kzalloc(sizeof(*ram), GFP_KERNEL);
-	if (!ram)
+	cohmem_ram_get(&ram);
+	if (!ram.range)
 		return -ENOMEM;
-	walk_iomem_res_desc(IORES_DESC_NONE,
-			    IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, 0, U64_MAX,
-			    ram, cohmem_ram_add);
-	if (!cohmem_ram_children(ram)) {
-		pr_err("cannot read the kernel's resources from /proc/iomem; load with reserved= instead\n");
-		kfree(ram);
-		return -EPERM;
-	}
-
 	/* Highest range first; within a range, from its top downward. */
-	for (;;) {
-		unsigned int best = ram->nr;
-		u64 lo, hi;
+	sort(ram.range, ram.nr, sizeof(*ram.range), cohmem_ram_cmp, NULL);
+	for (i = 0; i < ram.nr; i++) {
+		u64 lo = ALIGN(ram.range[i].start, block);
+		u64 hi = ALIGN_DOWN(ram.range[i].end + 1, block);
 
-		for (i = 0; i < ram->nr; i++)
-			if (ram->range[i].end > ram->range[i].start &&
-			    (best == ram->nr || ram->range[i].end > ram->range[best].end))
-				best = i;
-		if (best == ram->nr)
-			break;
-		lo = ALIGN(max(ram->range[best].start, ram->range[best].child_end + 1),
-			   block);
-		hi = ALIGN_DOWN(ram->range[best].end + 1, block);
 		/* Blocks with holes (partly outside this range) are skipped. */
 		for (; hi >= lo + size && tries < 64; hi -= block, tries++) {
 			int nid = page_to_nid(pfn_to_page(PHYS_PFN(hi - size)));
 
+			/* Below a nested resource: so is every lower block. */
+			if (cohmem_ram_nested(hi - size, ram.range[i].end))
+				break;
 			ret = offline_and_remove_memory(hi - size, size);
 			if (ret)
 				continue;
@@ -230,22 +222,33 @@ int cohmem_region_hotremove(struct cohmem_region *r, u64 size)
 			}
 			goto out;
 		}
-		ram->range[best].end = ram->range[best].start;	/* exhausted */
 	}
 	pr_err("could not hot-remove %llu MiB of System RAM (last error %d); reserve memory at boot with memmap=SIZE$ADDR and load with reserved=SIZE@ADDR\n",
 	       size >> 20, ret);
 	ret = ret ?: -ENOSPC;
 out:
-	kfree(ram);
+	kvfree(ram.range);
 	return ret;
 }
 
 /*
- * add_memory() leaves the blocks offline unless the kernel is set to online
- * new memory itself. There is no exported call to online a memory block, so
- * do what an administrator would: write "online" to its state file.
+ * add_memory() onlines new memory only where the kernel is set to do so
+ * (memhp_default_state=online, or its build configuration); otherwise the
+ * blocks stay offline. No exported call onlines a memory block (neither
+ * device_online() nor the memory bus is exported), so cohmem writes
+ * "online" to each block's state file as an administrator would, from a
+ * kernel worker: the initial namespace's /sys and the kernel's own
+ * credentials, whoever unloads the module, and nothing read from the
+ * caller's file system. A block that does not come online is retried.
  */
-static void cohmem_online_block(unsigned long id)
+struct cohmem_online {
+	struct work_struct work;
+	u64 start, size;
+	unsigned int failed;	/* blocks left offline */
+	int err;		/* the last error */
+};
+
+static int cohmem_online_block(unsigned long id)
 {
 	char path[64], state[16] = "";
 	struct file *f;
@@ -254,24 +257,47 @@ static void cohmem_online_block(unsigned long id)
 
 	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%lu/state", id);
 	f = filp_open(path, O_RDWR, 0);
-	if (IS_ERR(f)) {
-		pr_warn("cannot open %s (%ld): memory block left as is\n", path, PTR_ERR(f));
-		return;
-	}
+	if (IS_ERR(f))
+		return PTR_ERR(f);
 	n = kernel_read(f, state, sizeof(state) - 1, &pos);
 	if (n > 0 && strncmp(state, "offline", 7) == 0) {
 		pos = 0;
 		n = kernel_write(f, "online", 6, &pos);
-		if (n < 0)
-			pr_warn("could not online memory block %lu: %zd\n", id, n);
 	}
 	filp_close(f, NULL);
+	return n < 0 ? n : 0;
+}
+
+#define COHMEM_ONLINE_TRIES	10
+
+static void cohmem_online_fn(struct work_struct *work)
+{
+	struct cohmem_online *o = container_of(work, struct cohmem_online, work);
+	u64 block = memory_block_size_bytes(), addr;
+	unsigned int tries;
+
+	for (addr = o->start; addr < o->start + o->size; addr += block) {
+		for (tries = 0; tries < COHMEM_ONLINE_TRIES; tries++) {
+			int ret;
+
+			if (pfn_to_online_page(PHYS_PFN(addr)))
+				break;
+			ret = cohmem_online_block(addr / block);
+			if (ret)
+				o->err = ret;
+			if (pfn_to_online_page(PHYS_PFN(addr)))
+				break;
+			msleep(20 << min(tries, 4U));
+		}
+		if (!pfn_to_online_page(PHYS_PFN(addr)))
+			o->failed++;
+	}
 }
 
 void cohmem_region_release(struct cohmem_region *r)
 {
+	struct cohmem_online o = { .start = r->start, .size = r->size };
 	u64 block = memory_block_size_bytes();
-	u64 addr;
 	int ret;
 
 	if (r->res)
@@ -285,6 +311,12 @@ void cohmem_region_release(struct cohmem_region *r)
 		       r->start, r->start + r->size - 1, ret);
 		return;
 	}
-	for (addr = r->start; addr < r->start + r->size; addr += block)
-		cohmem_online_block(addr / block);
+	INIT_WORK_ONSTACK(&o.work, cohmem_online_fn);
+	queue_work(system_unbound_wq, &o.work);
+	flush_work(&o.work);
+	destroy_work_on_stack(&o.work);
+	if (o.failed)
+		pr_err("%u of %llu memory blocks of [%#llx-%#llx] stay offline (last error %d): echo online > /sys/devices/system/memory/memory%llu/state (and the next ones)\n",
+		       o.failed, r->size / block, r->start, r->start + r->size - 1,
+		       o.err, r->start / block);
 }
