@@ -22,6 +22,8 @@ inner=$(kernel_inner "$kver")
 builder=$(kernel_builder "$kver")
 hdr=linux-headers-$kver
 debs=$(builder_root "$kver")/opt/cohmem/debs
+# A debug kernel of debug-kernel.sh: built here, nothing to fetch.
+[ ! -f "$root/.debug" ] || exit 0
 [ "$builder" = host ] && debs=$COHMEM_CACHE/debs
 
 # show PKG: apt's record of PKG's candidate ("" if apt does not know it)
