@@ -5,6 +5,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -12,6 +13,7 @@
 #include <linux/uaccess.h>
 
 #include "cohmem.h"
+#include "trace.h"
 
 static bool cohmem_zero(const void *p, size_t size)
 {
@@ -60,6 +62,7 @@ static void cohmem_fill_info(struct cohmem_dev *cd, struct cohmem_info *info)
 static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 			      bool to_dev)
 {
+	u64 t0;
 	int ret;
 
 	if (m->flags & ~COHMEM_MIGRATE_HUGE || m->pad || m->reserved)
@@ -83,7 +86,13 @@ static int cohmem_ioc_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 	m->evicted = 0;
 	m->skipped_limit = 0;
 	m->huge = 0;
-	return cohmem_migrate(cd, m, to_dev);
+	t0 = trace_cohmem_migrate_enabled() ? ktime_get_ns() : 0;
+	ret = cohmem_migrate(cd, m, to_dev);
+	trace_cohmem_migrate(cd->id, to_dev, m->addr, m->len, m->moved,
+			     m->skipped_busy + m->skipped_nomem +
+			     m->skipped_other + m->skipped_limit,
+			     m->evicted, t0 ? ktime_get_ns() - t0 : 0);
+	return ret;
 }
 
 static int cohmem_ioc_pin(struct cohmem_file *cf, struct cohmem_pin *p)
@@ -112,7 +121,7 @@ static int cohmem_ioc_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s)
 
 static int cohmem_ioc_evict(struct cohmem_dev *cd, struct cohmem_evict *e)
 {
-	u64 size = (u64)cd->npages << PAGE_SHIFT;
+	u64 size = (u64)cd->npages << PAGE_SHIFT, t0;
 
 	if (e->flags & ~COHMEM_EVICT_ALL || e->pad ||
 	    !cohmem_zero(e->reserved, sizeof(e->reserved)))
@@ -130,8 +139,12 @@ static int cohmem_ioc_evict(struct cohmem_dev *cd, struct cohmem_evict *e)
 	}
 	e->evicted = 0;
 	e->busy = 0;
+	t0 = trace_cohmem_evict_enabled() ? ktime_get_ns() : 0;
 	cohmem_evict(cd, e->offset >> PAGE_SHIFT, e->len >> PAGE_SHIFT,
 		     &e->evicted, &e->busy);
+	trace_cohmem_evict(cd->id, COHMEM_EVICT_IOCTL, e->offset >> PAGE_SHIFT,
+			   e->len >> PAGE_SHIFT, e->evicted, e->busy,
+			   t0 ? ktime_get_ns() - t0 : 0);
 	if (e->flags & COHMEM_EVICT_ALL)
 		e->len = 0;
 	return 0;
@@ -239,6 +252,7 @@ int cohmem_chardev_register(struct cohmem_dev *cd)
 	cd->misc.name = cd->name;
 	cd->misc.fops = &cohmem_fops;
 	cd->misc.mode = 0600;
+	cd->misc.groups = cohmem_attr_groups;
 	ret = misc_register(&cd->misc);
 	if (ret)
 		cd->misc.fops = NULL;	/* not registered: nothing to undo */

@@ -191,6 +191,9 @@ void cohmem_unpin_all(struct cohmem_file *cf);
 /* snapshot.c */
 int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s);
 
+/* sysfs.c */
+extern const struct attribute_group *cohmem_attr_groups[];
+
 /* chardev.c */
 int cohmem_check_range(u64 addr, u64 len);
 int cohmem_chardev_register(struct cohmem_dev *cd);

@@ -22,6 +22,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -29,6 +30,7 @@
 #include <linux/sort.h>
 
 #include "cohmem.h"
+#include "trace.h"
 
 /* One in-use folio of the device, as found: whose, where, how large. */
 struct cohmem_victim {
@@ -205,6 +207,7 @@ u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
 {
 	unsigned long first = READ_ONCE(cd->cursor), span, done, start, count;
 	u64 evicted = 0, busy = 0;
+	u64 t0 = trace_cohmem_evict_enabled() ? ktime_get_ns() : 0;
 
 	span = mine < cd->npages ? cd->npages - mine : 0;
 	for (done = 0; evicted < need && done < span; done += count) {
@@ -212,5 +215,7 @@ u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
 		count = min3(span - done, cd->npages - start, COHMEM_BATCH);
 		cohmem_evict(cd, start, count, &evicted, &busy);
 	}
+	trace_cohmem_evict(cd->id, COHMEM_EVICT_PRESSURE, first, done, evicted,
+			   busy, t0 ? ktime_get_ns() - t0 : 0);
 	return evicted;
 }

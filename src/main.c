@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kernel.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -18,6 +19,8 @@
 #include <linux/string.h>
 
 #include "cohmem.h"
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 static char *reserved;
 module_param(reserved, charp, 0444);
@@ -80,9 +83,11 @@ static int cohmem_drain_set(const char *val, const struct kernel_param *kp)
 		return -EAGAIN;
 	}
 	for (i = 0; (cd = cohmem_dev_at(i)); i++) {
-		u64 evicted = 0, busy = 0;
+		u64 evicted = 0, busy = 0, t0 = ktime_get_ns();
 
 		cohmem_evict(cd, 0, cd->npages, &evicted, &busy);
+		trace_cohmem_evict(cd->id, COHMEM_EVICT_DRAIN, 0, cd->npages,
+				   evicted, busy, ktime_get_ns() - t0);
 		if (cohmem_free_pages(cd) != cd->npages && !COHMEM_MUTANT(drain_silent))
 			pr_info("%s: drain: %llu pages evicted, %lu still in use (pinned, or held outside cohmem: a pipe, another driver, an exited process's leftovers)\n",
 				cd->name, evicted, cd->npages - cohmem_free_pages(cd));

@@ -20,6 +20,7 @@
 #include <linux/workqueue.h>
 
 #include "cohmem.h"
+#include "trace.h"
 
 /* A batch is one PMD's worth of pages: a huge entry fits exactly. */
 static_assert(COHMEM_BATCH == PTRS_PER_PMD);
@@ -600,10 +601,10 @@ static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf
  * The kernel holds the faulting page locked and referenced, with the mmap
  * or VMA lock held for read.
  */
-vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
+static vm_fault_t cohmem_fault(struct cohmem_dev *cd, struct vm_fault *vmf,
+			       bool huge)
 {
 	const unsigned long window = COHMEM_FAULT_WINDOW << PAGE_SHIFT;
-	struct cohmem_dev *cd = cohmem_page_dev(vmf->page);
 	struct vm_area_struct *vma = vmf->vma;
 	unsigned long src[COHMEM_FAULT_WINDOW], dst[COHMEM_FAULT_WINDOW];
 	struct page *pages[COHMEM_FAULT_WINDOW];
@@ -611,11 +612,8 @@ vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
 	struct cohmem_batch *b;
 	vm_fault_t ret;
 
-	if (!cd)
-		return VM_FAULT_SIGBUS;
 	start = ALIGN_DOWN(vmf->address, PMD_SIZE);
-	if (folio_test_large(page_folio(vmf->page)) && start >= vma->vm_start &&
-	    start + PMD_SIZE <= vma->vm_end) {
+	if (huge && start >= vma->vm_start && start + PMD_SIZE <= vma->vm_end) {
 		b = kmalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
 		if (!b) {
 			/*
@@ -638,4 +636,17 @@ vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
 	start = max(ALIGN_DOWN(vmf->address, window), vma->vm_start);
 	end = min(ALIGN_DOWN(vmf->address, window) + window, vma->vm_end);
 	return cohmem_fault_range(cd, vmf, start, end, src, dst, pages, false);
+}
+
+vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct cohmem_dev *cd = cohmem_page_dev(vmf->page);
+	bool huge = folio_test_large(page_folio(vmf->page));
+	vm_fault_t ret;
+
+	if (!cd)
+		return VM_FAULT_SIGBUS;
+	ret = cohmem_fault(cd, vmf, huge);
+	trace_cohmem_fault(cd->id, vmf->address, huge, (__force unsigned int)ret);
+	return ret;
 }

@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 
 #include "cohmem.h"
+#include "trace.h"
 
 static inline struct cohmem_dev *cohmem_pgmap_dev(struct dev_pagemap *pgmap)
 {
@@ -82,6 +83,7 @@ static void cohmem_page_free(struct page *page, unsigned long nr)
 	struct cohmem_dev *cd = cohmem_pgmap_dev(cohmem_page_pgmap(page));
 	unsigned long idx = page_to_pfn(page) - cd->base_pfn, i;
 
+	trace_cohmem_page_free(cd->id, idx, nr);
 	cohmem_owner_page_freed(page, nr);
 	if (COHMEM_MUTANT(page_free_leaks_pages))
 		return;

@@ -13,6 +13,7 @@
 #include <linux/xarray.h>
 
 #include "cohmem.h"
+#include "trace.h"
 
 /* At most this many pages in one pin (1 GiB of 4 KiB pages). */
 #define COHMEM_PIN_MAX_PAGES	BIT(18)
@@ -169,6 +170,7 @@ int cohmem_pin(struct cohmem_file *cf, struct cohmem_pin *p)
 	if (ret < 0)
 		goto undo;
 	p->handle = handle;
+	trace_cohmem_pin(cf->cd->id, true, p->mode, handle, n, p->ndevice);
 	return 0;
 
 undo:
@@ -193,6 +195,7 @@ int cohmem_unpin(struct cohmem_file *cf, u32 handle)
 
 	if (!pin)
 		return -ENOENT;
+	trace_cohmem_pin(cf->cd->id, false, pin->mode, handle, pin->npages, 0);
 	cohmem_pinned_free(pin);
 	return 0;
 }

@@ -41,7 +41,7 @@ struct cohmem_info {
 	/* Cumulative counters, in pages, since the device was created. */
 	__u64 migrated_to_dev;	/* by COHMEM_IOC_MIGRATE_TO_DEV */
 	__u64 migrated_to_sys;	/* by COHMEM_IOC_MIGRATE_TO_SYS */
-	__u64 evicted;		/* by COHMEM_IOC_EVICT and at unload */
+	__u64 evicted;		/* by EVICT, a full device, drain */
 	__u64 freed;		/* every return to the allocator, whoever freed */
 	__u32 type;		/* COHMEM_TYPE_* */
 	__u32 features;		/* COHMEM_FEATURE_* */
