@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +45,201 @@ static void info(void)
 	CHECK(i.source == COHMEM_SOURCE_RESERVED || i.source == COHMEM_SOURCE_HOTREMOVE);
 	ktap_diag("cohmem%u: %llu MiB at %#llx, source %u", i.id,
 		  (unsigned long long)i.size >> 20, (unsigned long long)i.base, i.source);
+}
+
+/* One attribute of /sys/class/misc/cohmemN as a number; -1 if unreadable. */
+static long long sysfs_num(const char *attr)
+{
+	char path[128], buf[64] = "";
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/cohmem%u/%s", dev_info.id, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoll(buf, NULL, 0);
+	fclose(f);
+	return v;
+}
+
+static bool sysfs_is(const char *attr, const char *want)
+{
+	char path[128], buf[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/cohmem%u/%s", dev_info.id, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return !strcmp(buf, want);
+}
+
+/* The device's attributes agree with INFO after migrations, a pin, EVICT. */
+static void sysfs_matches_info(void)
+{
+	static const struct {
+		const char *attr;
+		size_t off;
+	} nums[] = {
+		{ "base", offsetof(struct cohmem_info, base) },
+		{ "size", offsetof(struct cohmem_info, size) },
+		{ "total_pages", offsetof(struct cohmem_info, total_pages) },
+		{ "free_pages", offsetof(struct cohmem_info, free_pages) },
+		{ "used_pages", offsetof(struct cohmem_info, used_pages) },
+		{ "migrated_to_dev", offsetof(struct cohmem_info, migrated_to_dev) },
+		{ "migrated_to_sys", offsetof(struct cohmem_info, migrated_to_sys) },
+		{ "evicted", offsetof(struct cohmem_info, evicted) },
+		{ "freed", offsetof(struct cohmem_info, freed) },
+	};
+	struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
+	struct cohmem_info i;
+	struct cohmem_pin pn;
+	char *p = map_anon(256, false);
+	size_t k;
+
+	REQUIRE(p);
+	fill(p, 256, 90);
+	REQUIRE(migrate(dev_fd, p, 256, true, NULL) == 0);
+	REQUIRE(migrate(dev_fd, p, 64, false, NULL) == 0);
+	REQUIRE(pin(dev_fd, p + 64 * page_size, 16, COHMEM_PIN_SHORT, &pn) == 0);
+	REQUIRE(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0);
+	/* In use now: the 16 pinned pages. Nothing moves while we read. */
+	i = get_info(dev_fd);
+	CHECK(i.used_pages == 16, "%llu in use", (unsigned long long)i.used_pages);
+	for (k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+		unsigned long long want = *(const __u64 *)((const char *)&i + nums[k].off);
+		long long got = sysfs_num(nums[k].attr);
+
+		CHECK(got >= 0 && (unsigned long long)got == want, "%s: sysfs %lld, INFO %llu",
+		      nums[k].attr, got, want);
+	}
+	CHECK(sysfs_num("page_size") == (long long)page_size);
+	CHECK(sysfs_num("huge") == !!(i.features & COHMEM_FEATURE_HUGE));
+	CHECK(sysfs_is("type", i.type == COHMEM_TYPE_PRIVATE ? "private" : "coherent"));
+	CHECK(sysfs_is("source", i.source == COHMEM_SOURCE_RESERVED ? "reserved" : "hotremove"));
+	CHECK(unpin(dev_fd, pn.handle) == 0);
+	migrate(dev_fd, p, 256, false, NULL);
+	CHECK(verify(p, 256, 90) == -1);
+	CHECK(sysfs_num("used_pages") == 0);
+	munmap(p, 256 * page_size);
+}
+
+#define TRACEFS "/sys/kernel/tracing"
+
+static int tracefs_write(const char *file, const char *v)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), TRACEFS "/%s", file);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ok = fputs(v, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+/* How many lines of the trace buffer contain every one of @needles. */
+static int trace_count(const char *buf, const char *const *needles, size_t n)
+{
+	const char *line = buf;
+	int count = 0;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line), k;
+		char tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < sizeof(tmp) ? len : sizeof(tmp) - 1), line);
+		for (k = 0; k < n && strstr(tmp, needles[k]); k++)
+			;
+		count += k == n;
+		line = end ? end + 1 : NULL;
+	}
+	return count;
+}
+
+/* Sum of nr= over the page-free events of this device. */
+static long trace_freed(const char *buf, const char *dev)
+{
+	const char *p = buf;
+	long sum = 0;
+
+	while ((p = strstr(p, "cohmem_page_free: "))) {
+		const char *nr = strstr(p, " nr=");
+
+		if (!strncmp(p + strlen("cohmem_page_free: "), dev, strlen(dev)) && nr)
+			sum += strtol(nr + 4, NULL, 10);
+		p++;
+	}
+	return sum;
+}
+
+/*
+ * The cohmem: tracepoints report a known sequence with its counts: 64
+ * pages to the device, a short pin of 8, EVICT (56 moved, 8 busy), the
+ * unpin, the last 8 back; 64 pages freed.
+ */
+static void tracepoints_report_a_sequence(void)
+{
+	static char buf[1 << 20];
+	char dev[16], mv[32];
+	struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
+	struct cohmem_migrate m;
+	struct cohmem_pin pn;
+	char *p = map_anon(64, false);
+	size_t got = 0;
+	ssize_t r;
+	int fd, ret;
+
+	REQUIRE(p);
+	if (access(TRACEFS "/events", F_OK))
+		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	ret = tracefs_write("events/cohmem/enable", "1");
+	if (ret == -ENOENT && access(TRACEFS "/events", F_OK))
+		SKIP("no tracefs in this kernel");
+	REQUIRE(ret == 0, "enabling events/cohmem: %s", strerror(-ret));
+	REQUIRE(tracefs_write("trace", "") == 0);
+	fill(p, 64, 91);
+	CHECK(migrate(dev_fd, p, 64, true, &m) == 0 && m.moved == 64);
+	CHECK(pin(dev_fd, p, 8, COHMEM_PIN_SHORT, &pn) == 0);
+	CHECK(xioctl(dev_fd, COHMEM_IOC_EVICT, &e) == 0 && e.evicted == 56 && e.busy == 8,
+	      "evicted %llu busy %llu", (unsigned long long)e.evicted,
+	      (unsigned long long)e.busy);
+	CHECK(unpin(dev_fd, pn.handle) == 0);
+	CHECK(migrate(dev_fd, p, 64, false, &m) == 0 && m.moved == 8);
+	tracefs_write("events/cohmem/enable", "0");
+	fd = open(TRACEFS "/trace", O_RDONLY);
+	REQUIRE(fd >= 0);
+	while (got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += r;
+	buf[got] = 0;
+	close(fd);
+	snprintf(dev, sizeof(dev), "dev=%u ", dev_info.id);
+	snprintf(mv, sizeof(mv), "addr=%#lx ", (unsigned long)p);
+	{
+		const char *to_dev[] = { "cohmem_migrate: ", dev, "dir=to_dev", mv, "moved=64 " };
+		const char *pinned[] = { "cohmem_pin: ", dev, " pin mode=3 ", "npages=8 ", "ndevice=8" };
+		const char *evict[] = { "cohmem_evict: ", dev, "reason=ioctl", "evicted=56 ", "busy=8 " };
+		const char *unpinned[] = { "cohmem_pin: ", dev, " unpin mode=3 ", "npages=8 " };
+		const char *to_sys[] = { "cohmem_migrate: ", dev, "dir=to_sys", mv, "moved=8 " };
+
+		CHECK(trace_count(buf, to_dev, 5) == 1, "no migrate to_dev event with moved=64");
+		CHECK(trace_count(buf, pinned, 5) == 1, "no pin event of 8 device pages");
+		CHECK(trace_count(buf, evict, 5) == 1, "no ioctl evict event, 56 evicted, 8 busy");
+		CHECK(trace_count(buf, unpinned, 4) == 1, "no unpin event");
+		CHECK(trace_count(buf, to_sys, 5) == 1, "no migrate to_sys event with moved=8");
+	}
+	CHECK(trace_freed(buf, dev) == 64, "page_free events: %ld pages", trace_freed(buf, dev));
+	CHECK(verify(p, 64, 91) == -1);
+	munmap(p, 64 * page_size);
 }
 
 /* The independent residency check needs real PFNs (root). */
@@ -535,8 +732,10 @@ static void bad_arguments(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(16);
+	ktap_plan(18);
 	RUN(info);
+	RUN(sysfs_matches_info);
+	RUN(tracepoints_report_a_sequence);
 	RUN(pagemap_pfns_visible);
 	RUN(migrate_roundtrip_4k);
 	RUN(migrate_roundtrip_thp);

@@ -209,6 +209,10 @@ static int shared_node_limits(void)
 		return 5;	/* a full device: no pressure eviction for it */
 	if (verify(p, 64, 54) != -1)
 		return 6;
+	/* sysfs: the counters for anyone, the physical address for root. */
+	if (access("/sys/class/misc/cohmem0/free_pages", R_OK) ||
+	    !access("/sys/class/misc/cohmem0/base", R_OK))
+		return 7;
 	return 0;
 }
 
@@ -216,7 +220,7 @@ static int shared_node_limits(void)
  * expect: on a node granted to a group, a member cannot move other users'
  * pages off the device: EVICT is EPERM, a migration into a device full of
  * root's pages moves nothing and evicts nothing (root's stay, data
- * intact), and INFO gives it no physical address
+ * intact), and neither INFO nor sysfs gives it the physical address
  */
 static void shared_node_permissions(void)
 {
