@@ -42,9 +42,13 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# Where apt knows the package: the first builder that has it.
+# Where apt knows the package: the first builder that has it, from fresh
+# lists (trixie has a linux-source-6.12 too: the host's must be current).
 builder="" pver=""
 for b in ${COHMEM_DEBUG_BUILDERS:-host trixie sid}; do
+	if [ "$(id -u)" = 0 ] && ! err=$(in_suite "$b" apt-get update -qq 2>&1); then
+		log "apt-get update failed ($b); using its old lists: $(tail -n 1 <<<"$err")"
+	fi
 	pver=$(apt_version "$b" "$pkg")
 	if [ -n "$pver" ]; then
 		builder=$b
