@@ -26,7 +26,7 @@ cp "$COHMEM_TOP/scripts/guest/init" "$stage/init"
 chmod +x "$stage/init"
 # The table of loads that must fail (the guest's badload program).
 grep -v '^#' "$COHMEM_TOP/scripts/guest/badloads" >"$stage/etc/cohmem-badloads"
-cp "$bins"/cohmem-* "$stage/bin/"
+cp "$bins"/cohmem-* "$bins"/cohmemctl "$stage/bin/"
 # cohmem-kmod is dynamic (Debian 12 has no static libkmod): bring its libraries.
 for lib in $(ldd "$bins/cohmem-kmod" | grep -o '/[^ ]*'); do
 	mkdir -p "$stage$(dirname "$lib")"

@@ -242,6 +242,66 @@ static void tracepoints_report_a_sequence(void)
 	munmap(p, 64 * page_size);
 }
 
+/* What a command prints (at most @len - 1 bytes); -1 if it did not run. */
+static int run_cmd(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t got = 0, r;
+
+	if (!f)
+		return -1;
+	while (got < len - 1 && (r = fread(out + got, 1, len - 1 - got, f)) > 0)
+		got += r;
+	out[got] = 0;
+	return pclose(f);
+}
+
+/* cohmemctl: info (JSON and table), watch, map of this process. */
+static void cohmemctl_reports(void)
+{
+	static char out[1 << 16];
+	char want[64], cmd[128];
+	struct cohmem_info i;
+	char *p = map_anon(64, false);
+	int ret, lines = 0;
+	const char *q;
+
+	REQUIRE(p);
+	if (access("/bin/cohmemctl", X_OK))
+		SKIP("no /bin/cohmemctl in this initramfs");
+	fill(p, 64, 92);
+	REQUIRE(migrate(dev_fd, p, 64, true, NULL) == 0);
+	i = get_info(dev_fd);
+	ret = run_cmd("cohmemctl --json info", out, sizeof(out));
+	CHECK(ret == 0, "info --json: exit %d", ret);
+	snprintf(want, sizeof(want), "{\"id\":%u,", i.id);
+	q = strstr(out, want);
+	CHECK(q, "no device %u in: %s", i.id, out);
+	snprintf(want, sizeof(want), "\"used_pages\":%llu,", (unsigned long long)i.used_pages);
+	CHECK(q && strstr(q, want), "%s not in: %s", want, out);
+	snprintf(want, sizeof(want), "\"base\":%llu,", (unsigned long long)i.base);
+	CHECK(q && strstr(q, want), "%s not in: %s", want, out);
+	ret = run_cmd("cohmemctl info", out, sizeof(out));
+	snprintf(want, sizeof(want), "\ncohmem%-2u %s", i.id,
+		 i.type == COHMEM_TYPE_PRIVATE ? "private" : "coherent");
+	CHECK(ret == 0 && strstr(out, want), "info table: %s", out);
+	ret = run_cmd("cohmemctl watch --interval 0.2 --count 2", out, sizeof(out));
+	for (q = out; (q = strstr(q, "\ncohmem")); q++)
+		lines++;
+	CHECK(ret == 0 && lines >= 2 && lines % 2 == 0, "watch: %d device lines: %s", lines, out);
+	snprintf(cmd, sizeof(cmd), "cohmemctl --json map %d %#lx %zu", getpid(),
+		 (unsigned long)p, 64 * page_size);
+	ret = run_cmd(cmd, out, sizeof(out));
+	snprintf(want, sizeof(want), "\"cohmem%u\":64", i.id);
+	CHECK(ret == 0 && strstr(out, want) && strstr(out, "\"system\":0,"),
+	      "map: %s", out);
+	ret = run_cmd("cohmemctl bogus 2>/dev/null", out, sizeof(out));
+	CHECK(WIFEXITED(ret) && WEXITSTATUS(ret) == 2, "bad usage: status %#x", ret);
+	migrate(dev_fd, p, 64, false, NULL);
+	CHECK(verify(p, 64, 92) == -1);
+	munmap(p, 64 * page_size);
+}
+
 /* The independent residency check needs real PFNs (root). */
 static void pagemap_pfns_visible(void)
 {
@@ -732,10 +792,11 @@ static void bad_arguments(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(18);
+	ktap_plan(19);
 	RUN(info);
 	RUN(sysfs_matches_info);
 	RUN(tracepoints_report_a_sequence);
+	RUN(cohmemctl_reports);
 	RUN(pagemap_pfns_visible);
 	RUN(migrate_roundtrip_4k);
 	RUN(migrate_roundtrip_thp);
