@@ -27,8 +27,9 @@ chmod +x "$stage/init"
 # The table of loads that must fail (the guest's badload program).
 grep -v '^#' "$COHMEM_TOP/scripts/guest/badloads" >"$stage/etc/cohmem-badloads"
 cp "$bins"/cohmem-* "$bins"/cohmemctl "$stage/bin/"
-# cohmem-kmod is dynamic (Debian 12 has no static libkmod): bring its libraries.
-for lib in $(ldd "$bins/cohmem-kmod" | grep -o '/[^ ]*'); do
+# cohmem-kmod and cohmemctl are dynamic (Debian 12 has no static libkmod):
+# bring their libraries.
+for lib in $(ldd "$bins/cohmem-kmod" "$bins/cohmemctl" | grep -v ':$' | grep -o '/[^ ]*' | sort -u); do
 	mkdir -p "$stage$(dirname "$lib")"
 	cp -L "$lib" "$stage$lib"
 done

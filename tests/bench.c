@@ -14,6 +14,8 @@
 
 #include "lib.h"
 
+int cohmem_bench(int dev);
+
 #define MIB	64
 #define ROUNDS	3
 
@@ -31,7 +33,7 @@ static const char *const what[6] = {
 	"MIGRATE_TO_DEV",
 	"MIGRATE_TO_SYS",
 	"long-term pin eviction (pin_user_pages FOLL_LONGTERM)",
-	"EVICT (device-side, migrate_device_range)",
+	"EVICT (device-side, by owner through migrate_vma)",
 	"memcpy from device pages (CPU reads in place)",
 };
 
@@ -54,13 +56,17 @@ static void to_dev(char *p, size_t n)
 	}
 }
 
-int main(void)
+/*
+ * The benchmark on device @dev; cohmem-bench runs it on cohmem0, and
+ * cohmemctl bench (built with COHMEM_BENCH_NO_MAIN) on the one asked for.
+ */
+int cohmem_bench(int dev)
 {
 	size_t n;
 	char *p, *q;
 	int r, i;
 
-	test_init(0);
+	test_init(dev);
 	n = (size_t)MIB << 20;
 	n /= page_size;
 	if (dev_info.free_pages < n) {
@@ -130,3 +136,10 @@ int main(void)
 		printf("# %-56s %10.0f %8.2f\n", what[i], best[i], best[i] / best[0]);
 	return 0;
 }
+
+#ifndef COHMEM_BENCH_NO_MAIN
+int main(void)
+{
+	return cohmem_bench(0);
+}
+#endif

@@ -300,6 +300,11 @@ static void cohmemctl_reports(void)
 	migrate(dev_fd, p, 64, false, NULL);
 	CHECK(verify(p, 64, 92) == -1);
 	munmap(p, 64 * page_size);
+	snprintf(cmd, sizeof(cmd), "cohmemctl bench --device %u", i.id);
+	ret = run_cmd(cmd, out, sizeof(out));
+	CHECK(ret == 0 && strstr(out, "x memcpy") && strstr(out, "MIGRATE_TO_DEV") &&
+	      strstr(out, "EVICT"), "bench: status %#x: %s", ret, out);
+	CHECK(get_info(dev_fd).used_pages == 0, "bench left pages on the device");
 }
 
 /* The independent residency check needs real PFNs (root). */

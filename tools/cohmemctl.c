@@ -7,6 +7,7 @@
  *   cohmemctl [--json] map PID ADDR LEN
  *   cohmemctl load [PARAM=VALUE...]
  *   cohmemctl unload
+ *   cohmemctl bench [--device N]
  *
  * Everything is read from sysfs (/sys/class/misc/cohmemN/) and procfs; the
  * module is loaded and unloaded through libkmod, as modprobe does. No
@@ -262,6 +263,8 @@ static int cmd_map(const char *spid, const char *saddr, const char *slen)
 	return 0;
 }
 
+static int usage(void);
+
 static int cmd_load(int argc, char **argv)
 {
 	struct kmod_list *list = NULL, *l;
@@ -327,6 +330,22 @@ static int cmd_unload(void)
 	return 0;
 }
 
+int cohmem_bench(int dev);	/* tests/bench.c */
+
+/* The migration benchmark of cohmem-bench, on one device. */
+static int cmd_bench(int argc, char **argv)
+{
+	int dev = 0;
+
+	if (argc == 2 && !strcmp(argv[0], "--device"))
+		dev = atoi(argv[1]);
+	else if (argc)
+		return usage();
+	if (access("/dev/cohmem0", F_OK))
+		return no_device();
+	return cohmem_bench(dev) ? 1 : 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -334,7 +353,8 @@ static int usage(void)
 		"       cohmemctl watch [--interval SECONDS] [--count N]\n"
 		"       cohmemctl [--json] map PID ADDR LEN\n"
 		"       cohmemctl load [PARAM=VALUE...]\n"
-		"       cohmemctl unload\n");
+		"       cohmemctl unload\n"
+		"       cohmemctl bench [--device N]\n");
 	return 2;
 }
 
@@ -371,5 +391,7 @@ int main(int argc, char **argv)
 		return cmd_load(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "unload") && i + 1 == argc)
 		return cmd_unload();
+	if (!strcmp(argv[i], "bench"))
+		return cmd_bench(argc - i - 1, argv + i + 1);
 	return usage();
 }
