@@ -14,9 +14,9 @@
 
 #include "lib.h"
 
-int cohmem_bench(int dev);
+int cohmem_bench(int dev, int mib);
 
-#define MIB	64
+#define MIB	64	/* default size */
 #define ROUNDS	3
 
 static double now(void)
@@ -28,6 +28,7 @@ static double now(void)
 }
 
 static double best[6];
+static int mib = MIB;
 static const char *const what[6] = {
 	"memcpy (same bytes, reference)",
 	"MIGRATE_TO_DEV",
@@ -39,7 +40,7 @@ static const char *const what[6] = {
 
 static void record(int i, double secs)
 {
-	double mibs = MIB / secs;
+	double mibs = mib / secs;
 
 	if (mibs > best[i])
 		best[i] = mibs;
@@ -57,17 +58,18 @@ static void to_dev(char *p, size_t n)
 }
 
 /*
- * The benchmark on device @dev; cohmem-bench runs it on cohmem0, and
- * cohmemctl bench (built with COHMEM_BENCH_NO_MAIN) on the one asked for.
+ * The benchmark on device @dev, @size MiB; cohmem-bench runs it on cohmem0,
+ * and cohmemctl bench (built with COHMEM_BENCH_NO_MAIN) as asked.
  */
-int cohmem_bench(int dev)
+int cohmem_bench(int dev, int size)
 {
 	size_t n;
 	char *p, *q;
 	int r, i;
 
 	test_init(dev);
-	n = (size_t)MIB << 20;
+	mib = size > 0 ? size : MIB;
+	n = (size_t)mib << 20;
 	n /= page_size;
 	if (dev_info.free_pages < n) {
 		printf("Bail out! device has %llu free pages, need %zu\n",
@@ -129,7 +131,7 @@ int cohmem_bench(int dev)
 	}
 
 	printf("# cohmem-bench: %d MiB in %zu-byte pages, best of %d, one guest run\n",
-	       MIB, page_size, ROUNDS);
+	       mib, page_size, ROUNDS);
 	printf("# Under QEMU TCG only the ratio to memcpy means anything.\n");
 	printf("# %-56s %10s %8s\n", "operation", "MiB/s", "x memcpy");
 	for (i = 0; i < 6; i++)
@@ -140,6 +142,6 @@ int cohmem_bench(int dev)
 #ifndef COHMEM_BENCH_NO_MAIN
 int main(void)
 {
-	return cohmem_bench(0);
+	return cohmem_bench(0, MIB);
 }
 #endif

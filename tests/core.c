@@ -300,7 +300,7 @@ static void cohmemctl_reports(void)
 	migrate(dev_fd, p, 64, false, NULL);
 	CHECK(verify(p, 64, 92) == -1);
 	munmap(p, 64 * page_size);
-	snprintf(cmd, sizeof(cmd), "cohmemctl bench --device %u", i.id);
+	snprintf(cmd, sizeof(cmd), "cohmemctl bench --device %u --mib 8", i.id);
 	ret = run_cmd(cmd, out, sizeof(out));
 	CHECK(ret == 0 && strstr(out, "x memcpy") && strstr(out, "MIGRATE_TO_DEV") &&
 	      strstr(out, "EVICT"), "bench: status %#x: %s", ret, out);

@@ -7,7 +7,7 @@
  *   cohmemctl [--json] map PID ADDR LEN
  *   cohmemctl load [PARAM=VALUE...]
  *   cohmemctl unload
- *   cohmemctl bench [--device N]
+ *   cohmemctl bench [--device N] [--mib SIZE]
  *
  * Everything is read from sysfs (/sys/class/misc/cohmemN/) and procfs; the
  * module is loaded and unloaded through libkmod, as modprobe does. No
@@ -330,20 +330,26 @@ static int cmd_unload(void)
 	return 0;
 }
 
-int cohmem_bench(int dev);	/* tests/bench.c */
+int cohmem_bench(int dev, int mib);	/* tests/bench.c */
 
 /* The migration benchmark of cohmem-bench, on one device. */
 static int cmd_bench(int argc, char **argv)
 {
-	int dev = 0;
+	int dev = 0, mib = 64, i;
 
-	if (argc == 2 && !strcmp(argv[0], "--device"))
-		dev = atoi(argv[1]);
-	else if (argc)
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--device"))
+			dev = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--mib"))
+			mib = atoi(argv[i + 1]);
+		else
+			return usage();
+	}
+	if (i != argc || mib <= 0)
 		return usage();
 	if (access("/dev/cohmem0", F_OK))
 		return no_device();
-	return cohmem_bench(dev) ? 1 : 0;
+	return cohmem_bench(dev, mib) ? 1 : 0;
 }
 
 static int usage(void)
@@ -354,7 +360,7 @@ static int usage(void)
 		"       cohmemctl [--json] map PID ADDR LEN\n"
 		"       cohmemctl load [PARAM=VALUE...]\n"
 		"       cohmemctl unload\n"
-		"       cohmemctl bench [--device N]\n");
+		"       cohmemctl bench [--device N] [--mib SIZE]\n");
 	return 2;
 }
 
