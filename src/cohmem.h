@@ -29,7 +29,7 @@
 #define COHMEM_MUTANT(name)	IS_ENABLED(COHMEM_MUTANT_##name)
 
 #define COHMEM_MAX_DEVICES	8
-/* Pages handed to one migrate_vma_setup()/migrate_device_range() call. */
+/* Pages handed to one migrate_vma_setup() call. */
 #define COHMEM_BATCH		512UL
 
 /* A physical range taken away from the kernel for one device. */

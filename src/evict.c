@@ -173,6 +173,9 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		*busy += count - min(count, cohmem_free_pages(cd));
 		return;
 	}
+	/* Eviction allocates no device pages: no owner to charge. */
+	e->b.owner = NULL;
+	e->b.huge = false;
 	for (done = 0; done < count; done += n) {
 		struct cohmem_migrate m = { 0 };
 		unsigned long start = first + done;
@@ -183,8 +186,6 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		nv = cohmem_collect(cd, start, n, e->v, &in_use);
 		if (!nv)
 			continue;
-		e->b.owner = NULL;
-		e->b.huge = false;
 		cohmem_evict_victims(cd, e, nv, &m);
 		*evicted += m.moved;
 		if (!COHMEM_MUTANT(evict_hides_busy_pages))

@@ -107,7 +107,7 @@ COHMEM_PAGEMAP_FREE(cohmem_page_free);
  * A huge device-private folio is being split (partial unmap, mprotect, a
  * CPU fault, a migration back into small pages): @tail becomes a folio of
  * its own and takes from @head what the core mm leaves to the device. Each
- * page still carries one charge of the owner (see limit.c). @tail NULL: the
+ * page still carries one charge of the owner (see owner.c). @tail NULL: the
  * split is over.
  */
 static void __maybe_unused cohmem_folio_split(struct folio *head,
@@ -156,7 +156,7 @@ struct cohmem_dev *cohmem_page_dev(struct page *page)
 /*
  * Allocate up to @n device pages into @pages, each with one reference and
  * locked, as migrate_vma_pages() wants its destination pages, and each
- * carrying one of @o's charges (see limit.c). Returns how many were
+ * carrying one of @o's charges (see owner.c). Returns how many were
  * allocated; fewer than @n means the device is full.
  */
 unsigned long cohmem_alloc_pages(struct cohmem_dev *cd, struct page **pages,
