@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# debug-kernel.sh VERSION: a debug kernel (KASAN, lockdep, DEBUG_VM,
+# debug-kernel.sh VERSION[-kcsan]: a debug kernel (KASAN, lockdep, DEBUG_VM,
 # DEBUG_PAGEALLOC, kmemleak, ...) built from Debian's linux-source-VERSION
 # package (6.12, 7.3), configured with x86_64_defconfig + kvm_guest.config
 # and the fragment scripts/debug.config, for the debug-kernel lane
-# (scripts/debug-lane.sh). Prints its `uname -r`.
+# (scripts/debug-lane.sh). Prints its `uname -r`. VERSION-kcsan (e.g.
+# 7.3-kcsan) is the KCSAN variant: scripts/debug-kcsan.config over
+# debug.config (KCSAN instead of KASAN), uname -r UPSTREAM-kcsan-HASH.
 #
 # The package is fetched with apt-get download where apt knows it: on the
 # host, else in the builder chroots (COHMEM_DEBUG_BUILDERS, default
@@ -21,11 +23,28 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ver=${1:?usage: debug-kernel.sh VERSION (e.g. 6.12 or 7.3)}
+arg=${1:?usage: debug-kernel.sh VERSION[-kcsan] (e.g. 6.12, 7.3, 7.3-kcsan)}
+ver=${arg%-kcsan}
 pkg=linux-source-$ver
 frag=$COHMEM_TOP/scripts/debug.config
 # The base configuration and how the fragment is applied: part of the key.
 recipe="x86_64_defconfig kvm_guest.config + debug.config, olddefconfig, v1"
+flavour=dbg
+# fragment: the lines merged over the base configuration. The KCSAN
+# variant's lines replace debug.config's lines for the same options.
+fragment() { cat "$frag"; }
+if [ "$arg" != "$ver" ]; then
+	flavour=kcsan
+	recipe="$recipe + debug-kcsan.config"
+	kfrag=$COHMEM_TOP/scripts/debug-kcsan.config
+	fragment() {
+		opts=$(sed -n 's/^\(# \)\{0,1\}\(CONFIG_[A-Z0-9_]*\)[= ].*/\2/p' "$kfrag" | sort -u)
+		awk -v opts="$opts" 'BEGIN { n = split(opts, o, "\n"); for (i = 1; i <= n; i++) drop[o[i]] = 1 }
+			{ k = $0; sub(/^# /, "", k); sub(/[= ].*/, "", k) }
+			!(k in drop)' "$frag"
+		cat "$kfrag"
+	}
+fi
 
 # What building a kernel needs on the host besides ensure_host_packages.
 DEBUG_PACKAGES="flex bison libssl-dev bc libelf-dev xz-utils make gcc perl"
@@ -56,7 +75,7 @@ for b in ${COHMEM_DEBUG_BUILDERS:-host trixie sid}; do
 	fi
 done
 
-key_of() { { echo "$1"; echo "$recipe"; cat "$frag"; } | sha256sum | cut -c1-8; }
+key_of() { { echo "$1"; echo "$recipe"; fragment; } | sha256sum | cut -c1-8; }
 if [ -z "$pver" ]; then
 	# apt no longer knows it: keep the newest cached build of this fragment.
 	d=$(ls -d "$COHMEM_CACHE/debug/${pkg}_"*/.done 2>/dev/null | sort -V | while read -r f; do
@@ -105,13 +124,13 @@ if [ ! -f "$dir/.done" ]; then
 	fi
 
 	upstream=$(make -s -C "$tree" kernelversion)
-	kver=$upstream-dbg-$key
+	kver=$upstream-$flavour-$key
 	log "configuring $kver"
 	mk() { nice make -C "$tree" -j"${COHMEM_DEBUG_JOBS:-2}" "$@"; }
 	mk -s x86_64_defconfig kvm_guest.config >/dev/null
 	{
-		cat "$frag"
-		echo "CONFIG_LOCALVERSION=\"-dbg-$key\""
+		fragment
+		echo "CONFIG_LOCALVERSION=\"-$flavour-$key\""
 		echo "# CONFIG_LOCALVERSION_AUTO is not set"
 	} >"$dir/fragment.config"
 	(cd "$tree" && scripts/kconfig/merge_config.sh -m .config "$dir/fragment.config") >"$dir/config.log" 2>&1 ||

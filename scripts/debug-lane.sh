@@ -11,10 +11,12 @@
 # eviction on (cohmem_race_evict=1), rmmod, then two kmemleak scans: any
 # leak whose backtrace is cohmem's fails (the guest's `kmemleak` program).
 # Any KASAN, lockdep, BUG, WARNING or Oops line in the guest's kernel log
-# fails the boot.
+# fails the boot. The KCSAN kernel (7.3-kcsan) runs only stress and fuzz
+# (the guest's `stress` job), and only KCSAN reports that touch cohmem
+# fail (scripts/kcsan-filter.awk); the others are counted in the KTAP.
 # Prints KTAP per kernel ($COHMEM_OUT/debug-KVER.ktap) and ends with
 # "N passed, N failed, N skipped", as test.sh does.
-# Environment: COHMEM_DEBUG_VERSIONS (default "6.12 7.3"), COHMEM_MODES
+# Environment: COHMEM_DEBUG_VERSIONS (default "6.12 7.3 7.3-kcsan"), COHMEM_MODES
 # (subset of "reserved hotremove"), COHMEM_DEBUG_STRESS_SECS,
 # COHMEM_DEBUG_RACE=0 (stress and fuzz without racing eviction), COHMEM_JOBS
 # (guests at once, default 2), COHMEM_DEBUG_JOBS (kernel build jobs,
@@ -24,7 +26,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 ensure_host_packages
-versions=${COHMEM_DEBUG_VERSIONS:-6.12 7.3}
+versions=${COHMEM_DEBUG_VERSIONS:-6.12 7.3 7.3-kcsan}
 modes=${COHMEM_MODES:-reserved hotremove}
 secs=${COHMEM_DEBUG_STRESS_SECS:-120}
 mkdir -p "$COHMEM_OUT"
@@ -36,9 +38,9 @@ make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
 # under TCG: the guest's watchdog and the host's timeout grow with the
 # stress time (stress and fuzz run four times: coherent and private).
 wd=$((1800 + 4 * secs))
-append="debug_pagealloc=on page_poison=1 kasan_multi_shot"
-append="$append cohmem_kmemleak=1 cohmem_race_evict=${COHMEM_DEBUG_RACE:-1} cohmem_stress_secs=$secs"
-append="$append cohmem_watchdog=$wd ${COHMEM_APPEND:-}"
+common="cohmem_race_evict=${COHMEM_DEBUG_RACE:-1} cohmem_stress_secs=$secs"
+common="$common cohmem_watchdog=$wd ${COHMEM_APPEND:-}"
+declare -A job
 
 total_pass=0 total_fail=0 total_skip=0
 summary=""
@@ -59,6 +61,13 @@ for v in $versions; do
 		continue
 	fi
 	kernels="$kernels $kver"
+	if [ "$v" != "${v%-kcsan}" ]; then
+		job[$kver]=stress
+		append=$common
+	else
+		job[$kver]=tests
+		append="debug_pagealloc=on page_poison=1 kasan_multi_shot cohmem_kmemleak=1 $common"
+	fi
 	for mode in $modes; do
 		# Hot-removed memory and DEBUG_PAGEALLOC do not mix on x86 (6.12,
 		# 7.3): free pages are unmapped from the direct map when the
@@ -68,10 +77,10 @@ for v in $versions; do
 		# faults (copy_page, "not-present page"). Not cohmem's to fix;
 		# DEBUG_PAGEALLOC runs in reserved mode only.
 		a=$append
-		[ "$mode" != hotremove ] || a="$a debug_pagealloc=off"
+		[ "$mode" != hotremove ] || [ "${job[$kver]}" != tests ] || a="$a debug_pagealloc=off"
 		throttle
 		COHMEM_VM_TIMEOUT=$((wd + 600)) COHMEM_APPEND="$a" \
-			"$COHMEM_TOP/scripts/run-vm.sh" "$kver" "$mode" tests &
+			"$COHMEM_TOP/scripts/run-vm.sh" "$kver" "$mode" "${job[$kver]}" &
 	done
 done
 wait
@@ -94,32 +103,39 @@ for kver in $kernels; do
 	i=0
 	for mode in $modes; do
 		i=$((i + 1))
-		base=$COHMEM_OUT/$kver/$mode-tests
+		base=$COHMEM_OUT/$kver/$mode-${job[$kver]}
 		touch "$base.ktap" "$base.console"
+		log=$base.console kcsan=""
+		if [ "${job[$kver]}" = stress ]; then
+			log=$base.console-cohmem
+			awk -f "$COHMEM_TOP/scripts/kcsan-filter.awk" "$base.console" "$base.console" \
+				>"$log" 2>"$base.kcsan"
+			kcsan="; $(cat "$base.kcsan")"
+		fi
 		read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" \
-			"$base.ktap" "$base.console" 2>"$base.failures")
-		if grep -qE "$debug_re" "$base.console" &&
+			"$base.ktap" "$log" 2>"$base.failures")
+		if grep -qE "$debug_re" "$log" &&
 			! grep -qE 'WARNING:|BUG:|Oops|KASAN|Kernel panic|general protection fault|Call Trace:' \
-				"$base.console"; then
+				"$log"; then
 			# Counted as the kernel log's failure, not passed.
 			p=$((p - 1))
 			f=$((f + 1))
-			grep -m3 -E "$debug_re" "$base.console" | sed 's/^/  kernel log: /' >>"$base.failures"
+			grep -m3 -E "$debug_re" "$log" | sed 's/^/  kernel log: /' >>"$base.failures"
 		fi
 		cat "$base.failures" >&2
 		total_pass=$((total_pass + p))
 		total_fail=$((total_fail + f))
 		total_skip=$((total_skip + s))
 		first=$(grep -m1 -E "WARNING:|BUG:|Oops|KASAN|general protection fault|$debug_re" \
-			"$base.console" | sed 's/^\[[^]]*\] //' || true)
+			"$log" | sed 's/^\[[^]]*\] //' || true)
 		leaks=$(sed -n 's/^\(not \)\{0,1\}ok 1 no_cohmem_leaks # //p' "$base.ktap" | tr -d '\r')
 		if [ "$f" = 0 ]; then
 			why=ok
-			echo "ok $i $mode # $p passed, $s skipped; kmemleak: $leaks" >>"$ktap"
+			echo "ok $i $mode # $p passed, $s skipped; kmemleak: ${leaks:-not run}$kcsan" >>"$ktap"
 		else
 			why="FAIL: see $base.{ktap,console}${first:+; first splat: $first}"
 			{
-				echo "not ok $i $mode # $p passed, $f failed, $s skipped; kmemleak: ${leaks:-no result}"
+				echo "not ok $i $mode # $p passed, $f failed, $s skipped; kmemleak: ${leaks:-no result}$kcsan"
 				sed 's/^/# /' "$base.failures"
 				[ -z "$first" ] || echo "# first splat: $first"
 			} >>"$ktap"
