@@ -38,6 +38,7 @@ mutants=(
 	unload_while_pages_in_use
 	drain_silent
 	reserved_takes_firmware_ranges
+	mirror_ignores_invalidation
 )
 
 newest=$(kernels_list | sort -V | tail -n 1)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # run-vm.sh KVER MODE JOB: boot the stock kernel KVER under QEMU (TCG) with
-# the initramfs of mkinitramfs.sh and run JOB (tests|demo|loop) in it.
+# the initramfs of mkinitramfs.sh and run JOB (tests|demo|loop|stress|
+# upstream|prog) in it.
 #   MODE reserved:  two memmap= reservations, loaded with reserved=
 #   MODE hotremove: no boot parameter, two devices of hot-removed RAM
 # The guest has 4 GiB: System RAM below and above 4 GiB, so that one range
@@ -21,12 +22,22 @@ base=$COHMEM_OUT/$kver/$mode-$job
 append="console=ttyS0,115200 panic=-1 printk.time=1 no_timer_check cohmem_job=$job"
 case $mode in
 reserved)
+	[ "$job" != upstream ] || die "the upstream job runs in hotremove mode only"
 	append="$append memmap=128M\$0x40000000 memmap=128M\$0x50000000"
 	append="$append cohmem_opts=reserved=128M@0x40000000,128M@0x50000000"
 	;;
 hotremove)
-	[ "$job" = demo ] && n=1 || n=2
-	append="$append cohmem_opts=devices=$n cohmem_hot_kb=$((n * 131072))"
+	if [ "$job" = upstream ]; then
+		# hmm-tests' four devices (its 7.x benchmark wants 256 MiB
+		# free on devices 0 and 2), and an hour: the whole suite of
+		# each program under TCG.
+		append="$append cohmem_opts=devices=4+size=256M cohmem_hot_kb=$((4 * 262144))"
+		append="$append cohmem_watchdog=3300"
+		: "${COHMEM_VM_TIMEOUT:=3600}"
+	else
+		[ "$job" = demo ] && n=1 || n=2
+		append="$append cohmem_opts=devices=$n cohmem_hot_kb=$((n * 131072))"
+	fi
 	;;
 *) die "unknown mode $mode" ;;
 esac

@@ -150,6 +150,51 @@ static int cohmem_ioc_evict(struct cohmem_dev *cd, struct cohmem_evict *e)
 	return 0;
 }
 
+/*
+ * The device reads or writes the caller's memory through the file's
+ * mirror, made for the first caller's address space.
+ */
+static int cohmem_ioc_access(struct cohmem_file *cf, struct cohmem_access *a,
+			     bool write)
+{
+	struct cohmem_mirror *mi;
+	int ret;
+
+	if (a->flags || a->pad || !cohmem_zero(a->reserved, sizeof(a->reserved)))
+		return -EINVAL;
+	ret = cohmem_check_range(a->addr, a->len);
+	if (ret)
+		return ret;
+	if (!access_ok(u64_to_user_ptr(a->buf), a->len))
+		return -EFAULT;
+	mutex_lock(&cf->mirror_lock);
+	mi = cf->mirror;
+	if (!mi) {
+		mi = kzalloc(sizeof(*mi), GFP_KERNEL);
+		ret = mi ? cohmem_mirror_init(mi, cf->cd, current->mm) : -ENOMEM;
+		if (ret) {
+			kfree(mi);
+			mutex_unlock(&cf->mirror_lock);
+			return ret;
+		}
+		cf->mirror = mi;
+	}
+	mutex_unlock(&cf->mirror_lock);
+	if (mi->notifier.mm != current->mm) {
+		pr_info_ratelimited("%s: DEVICE_READ/WRITE: this file mirrors another process\n",
+				    cf->cd->name);
+		return -EINVAL;
+	}
+	a->done = 0;
+	a->faults = 0;
+	ret = cohmem_mirror_access(mi, a->addr, a->len >> PAGE_SHIFT,
+				   u64_to_user_ptr(a->buf),
+				   write ? COHMEM_MIRROR_WRITE : 0, &a->done,
+				   &a->faults);
+	a->done <<= PAGE_SHIFT;
+	return ret;
+}
+
 static long cohmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct cohmem_file *cf = file->private_data;
@@ -162,6 +207,7 @@ static long cohmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		struct cohmem_unpin unpin;
 		struct cohmem_snapshot snapshot;
 		struct cohmem_evict evict;
+		struct cohmem_access access;
 	} u;
 	size_t size = _IOC_SIZE(cmd);
 	int ret;
@@ -174,6 +220,8 @@ static long cohmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case COHMEM_IOC_UNPIN:
 	case COHMEM_IOC_SNAPSHOT:
 	case COHMEM_IOC_EVICT:
+	case COHMEM_IOC_DEVICE_READ:
+	case COHMEM_IOC_DEVICE_WRITE:
 		break;
 	default:
 		return -ENOTTY;
@@ -201,12 +249,24 @@ static long cohmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case COHMEM_IOC_SNAPSHOT:
 		ret = cohmem_ioc_snapshot(cd, &u.snapshot);
 		break;
+	case COHMEM_IOC_DEVICE_READ:
+		ret = cohmem_ioc_access(cf, &u.access, false);
+		break;
+	case COHMEM_IOC_DEVICE_WRITE:
+		ret = cohmem_ioc_access(cf, &u.access, true);
+		break;
 	default:
 		ret = cohmem_ioc_evict(cd, &u.evict);
 		break;
 	}
-	/* Migrations report what they did even when interrupted. */
-	if ((ret == 0 || ret == -EINTR) && (_IOC_DIR(cmd) & _IOC_READ) &&
+	/*
+	 * Migrations report what they did even when interrupted, device
+	 * accesses how far they got.
+	 */
+	if ((ret == 0 || ret == -EINTR ||
+	     (ret != -EINVAL && (cmd == COHMEM_IOC_DEVICE_READ ||
+				 cmd == COHMEM_IOC_DEVICE_WRITE))) &&
+	    (_IOC_DIR(cmd) & _IOC_READ) &&
 	    copy_to_user(uarg, &u, size))
 		return -EFAULT;
 	return ret;
@@ -222,6 +282,7 @@ static int cohmem_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	cf->cd = container_of(misc, struct cohmem_dev, misc);
 	xa_init_flags(&cf->pins, XA_FLAGS_ALLOC1);
+	mutex_init(&cf->mirror_lock);
 	file->private_data = cf;
 	return 0;
 }
@@ -231,6 +292,10 @@ static int cohmem_release(struct inode *inode, struct file *file)
 	struct cohmem_file *cf = file->private_data;
 
 	cohmem_unpin_all(cf);
+	if (cf->mirror) {
+		cohmem_mirror_fini(cf->mirror);
+		kfree(cf->mirror);
+	}
 	kfree(cf);
 	return 0;
 }

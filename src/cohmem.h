@@ -11,6 +11,7 @@
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/miscdevice.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -83,13 +84,19 @@ struct cohmem_dev {
 
 	char name[16];
 	struct miscdevice misc;
+	/* upstream_abi=1, devices 0 to 3: /dev/hmm_dmirrorN (dmirror.c) */
+	char dmirror_name[24];
+	struct miscdevice dmirror;
 };
 
-/* Per open file: the pins it holds. */
+/* Per open file: the pins it holds, and the device's mirror of its user. */
 struct cohmem_file {
 	struct cohmem_dev *cd;
 	struct xarray pins;	/* handle -> struct cohmem_pinned */
 	u32 next_handle;	/* handles are handed out cyclically */
+	struct mutex mirror_lock;	/* makes mirror, once */
+	/* DEVICE_READ/WRITE: made at the first, for that caller's mm */
+	struct cohmem_mirror *mirror;
 };
 
 /* region.c */
@@ -99,6 +106,7 @@ void cohmem_region_release(struct cohmem_region *r);
 
 /* main.c */
 extern bool cohmem_evict_on_full;
+extern bool cohmem_upstream_abi;
 struct cohmem_dev *cohmem_dev_at(unsigned int i);
 
 /* owner.c */
@@ -151,6 +159,12 @@ static inline bool cohmem_admin(void)
 	return capable(CAP_SYS_ADMIN);
 }
 
+/* Where device page @page of a private device @cd keeps its data. */
+static inline void *cohmem_private_data(struct cohmem_dev *cd, struct page *page)
+{
+	return cd->backing + ((page_to_pfn(page) - cd->base_pfn) << PAGE_SHIFT);
+}
+
 static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)
 {
 	return atomic_long_read(&cd->nfree);
@@ -193,6 +207,43 @@ int cohmem_snapshot(struct cohmem_dev *cd, struct cohmem_snapshot *s);
 
 /* sysfs.c */
 extern const struct attribute_group *cohmem_attr_groups[];
+
+/*
+ * mirror.c: the device's page table of one process (per open file of
+ * /dev/hmm_dmirrorN): index = virtual page number, entry = the struct page
+ * tagged with COHMEM_MIRROR_WRITE (the device may write it) or
+ * COHMEM_MIRROR_ATOMIC (the device holds it exclusively).
+ */
+struct cohmem_mirror {
+	struct mmu_interval_notifier notifier;
+	struct cohmem_dev *cd;	/* the device: whose private pages it may see */
+	struct mutex lock;	/* pt, against the invalidation callback */
+	struct xarray pt;
+};
+
+/* how: for cohmem_mirror_fault() and cohmem_mirror_access() */
+#define COHMEM_MIRROR_WRITE	1U	/* also the write tag of an entry */
+#define COHMEM_MIRROR_ATOMIC	2U	/* an entry's tag only */
+#define COHMEM_MIRROR_NOFAULT	4U
+#define COHMEM_MIRROR_UNLOCKED	8U	/* faults may drop the mmap_lock */
+#define COHMEM_MIRROR_OWN	16U	/* only this device's pages count */
+
+int cohmem_mirror_init(struct cohmem_mirror *mi, struct cohmem_dev *cd,
+		       struct mm_struct *mm);
+void cohmem_mirror_fini(struct cohmem_mirror *mi);
+int cohmem_mirror_fault(struct cohmem_mirror *mi, unsigned long start,
+			unsigned long end, unsigned int how);
+int cohmem_mirror_access(struct cohmem_mirror *mi, unsigned long addr,
+			 unsigned long npages, void __user *ubuf,
+			 unsigned int how, u64 *done, u64 *faults);
+
+/* dmirror.c: /dev/hmm_dmirrorN (upstream_abi=1) */
+int cohmem_dmirror_register(struct cohmem_dev *cd);
+void cohmem_dmirror_unregister(struct cohmem_dev *cd);
+
+/* guptest.c: debugfs gup_test (upstream_abi=1) */
+int cohmem_gup_test_init(void);
+void cohmem_gup_test_exit(void);
 
 /* chardev.c */
 int cohmem_check_range(u64 addr, u64 len);

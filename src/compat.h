@@ -258,4 +258,72 @@ static inline int cohmem_firmware_ram(u64 start, u64 end)
 }
 #endif
 
+#if !defined(COHMEM_HAVE_MAKE_DEVICE_EXCLUSIVE) || \
+	!defined(COHMEM_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE) || \
+	!defined(COHMEM_HAVE_HMM_RANGE_FAULT_UNLOCKED_TIMEOUT)
+#error "probes make_device_exclusive*.export, hmm_range_fault_unlocked_timeout.export did not run"
+#endif
+
+/*
+ * test_hmm's ABI as each kernel's lib/test_hmm_uapi.h has it (dmirror.c),
+ * by the kernel feature each command came with: FLAGS with device THP
+ * migration (MIGRATE_VMA_SELECT_COMPOUND, 7.2), READ_UNLOCKED with
+ * hmm_range_fault_unlocked_timeout() (7.3).
+ */
+#define COHMEM_HMM_HAVE_FLAGS		COHMEM_HAVE_MIGRATE_VMA_SELECT_COMPOUND
+#define COHMEM_HMM_HAVE_READ_UNLOCKED	COHMEM_HAVE_HMM_RANGE_FAULT_UNLOCKED_TIMEOUT
+
+#include <linux/err.h>
+#include <linux/hmm.h>
+#include <linux/rmap.h>
+
+/*
+ * The page at @addr made exclusive to the device @owner (the CPU's next
+ * access faults and takes it back), locked and with a reference; an
+ * ERR_PTR when it cannot be (-EOPNOTSUPP: a kernel without
+ * CONFIG_DEVICE_PRIVATE, which builds no device-exclusive entries). The
+ * caller holds the mmap_lock for read.
+ */
+static inline struct page *cohmem_make_exclusive(struct mm_struct *mm,
+						 unsigned long addr, void *owner)
+{
+#if COHMEM_HAVE_MAKE_DEVICE_EXCLUSIVE
+	struct folio *folio;
+
+	return make_device_exclusive(mm, addr, owner, &folio);
+#elif COHMEM_HAVE_MAKE_DEVICE_EXCLUSIVE_RANGE
+	struct page *page = NULL;
+	int ret;
+
+	ret = make_device_exclusive_range(mm, addr, addr + PAGE_SIZE, &page, owner);
+	if (ret < 0)
+		return ERR_PTR(ret);
+	return page ?: ERR_PTR(-EBUSY);
+#else
+	return ERR_PTR(-EOPNOTSUPP);
+#endif
+}
+
+/*
+ * hmm_range_fault() that takes the mmap_lock itself and lets a fault
+ * handler drop it (userfaultfd): 7.3 on. Elsewhere the plain call under
+ * the lock, which such a handler cannot complete.
+ */
+static inline int cohmem_hmm_fault_unlocked(struct hmm_range *range)
+{
+#if COHMEM_HAVE_HMM_RANGE_FAULT_UNLOCKED_TIMEOUT
+	return hmm_range_fault_unlocked_timeout(range,
+						msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT));
+#else
+	struct mm_struct *mm = range->notifier->mm;
+	int ret;
+
+	range->notifier_seq = mmu_interval_read_begin(range->notifier);
+	mmap_read_lock(mm);
+	ret = hmm_range_fault(range);
+	mmap_read_unlock(mm);
+	return ret;
+#endif
+}
+
 #endif /* COHMEM_COMPAT_H */

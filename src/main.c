@@ -38,9 +38,23 @@ MODULE_PARM_DESC(size, "without reserved=: bytes of System RAM to hot-remove per
 static char *type = "coherent";
 module_param(type, charp, 0444);
 MODULE_PARM_DESC(type,
-		 "coherent (default): MEMORY_DEVICE_COHERENT pages the CPU maps directly; private: MEMORY_DEVICE_PRIVATE pages the CPU cannot map, faulted back to system RAM on access (kernels with CONFIG_DEVICE_PRIVATE)");
+		 "coherent (default): MEMORY_DEVICE_COHERENT pages the CPU maps directly; private: MEMORY_DEVICE_PRIVATE pages the CPU cannot map, faulted back to system RAM on access (kernels with CONFIG_DEVICE_PRIVATE); a comma-separated list gives each device its own, the last one for the devices after it");
 
-static u32 cohmem_type;
+/* The type of each device, from type= (the last one repeats). */
+static u32 cohmem_types[COHMEM_MAX_DEVICES];
+
+/*
+ * upstream_abi=1: the device interfaces of the kernel's own test drivers,
+ * so that its selftests run unmodified against cohmem: /dev/hmm_dmirrorN
+ * for device N < 4 (lib/test_hmm's ABI, dmirror.c; devices 0 and 1 are
+ * device-private where the kernel has CONFIG_DEVICE_PRIVATE, 2 and 3
+ * coherent, as test_hmm numbers them) and, unless the kernel has its own,
+ * debugfs gup_test (mm/gup_test's ABI, guptest.c).
+ */
+bool cohmem_upstream_abi;
+module_param_named(upstream_abi, cohmem_upstream_abi, bool, 0444);
+MODULE_PARM_DESC(upstream_abi,
+		 "Y: also /dev/hmm_dmirror0..3 (the ABI of the kernel's test_hmm; devices 0 and 1 device-private where the kernel has it, 2 and 3 coherent; type= ignored) and debugfs gup_test (unless the kernel has its own), for the kernel's hmm-tests and gup_longterm (default N)");
 
 bool cohmem_evict_on_full = true;
 module_param_named(evict_on_full, cohmem_evict_on_full, bool, 0644);
@@ -108,6 +122,7 @@ MODULE_PARM_DESC(drain,
 
 static void cohmem_dev_destroy(struct cohmem_dev *cd)
 {
+	cohmem_dmirror_unregister(cd);
 	if (cd->misc.fops)
 		cohmem_chardev_unregister(cd);
 	/* Every page is free: the module is not removed while any is in use. */
@@ -137,7 +152,7 @@ static int cohmem_dev_create(u64 start, u64 len, u64 hot_size)
 	if (!cd)
 		return -ENOMEM;
 	cd->id = cohmem_ndevs;
-	cd->type = cohmem_type;
+	cd->type = cohmem_types[cohmem_ndevs];
 	snprintf(cd->name, sizeof(cd->name), "cohmem%d", cd->id);
 
 	if (hot_size || (COHMEM_MUTANT(empty_reservation_hotremoves) && !len))
@@ -201,6 +216,42 @@ static int cohmem_create_reserved(void)
 	return ret;
 }
 
+/* type=T[,T...] into cohmem_types[]: coherent or private, per device. */
+static int cohmem_parse_types(void)
+{
+	const char *cur = type;
+	unsigned int i = 0, n;
+	u32 t = COHMEM_TYPE_COHERENT;
+
+	while (i < COHMEM_MAX_DEVICES) {
+		n = strcspn(cur, ",");
+		if (n == 8 && !strncmp(cur, "coherent", n)) {
+			t = COHMEM_TYPE_COHERENT;
+		} else if (n == 7 && !strncmp(cur, "private", n)) {
+			if (!COHMEM_HAVE_DEVICE_PRIVATE) {
+				pr_err("type=%s: this kernel is built without CONFIG_DEVICE_PRIVATE\n",
+				       type);
+				return -EOPNOTSUPP;
+			}
+			t = COHMEM_TYPE_PRIVATE;
+		} else if (!(n == 0 && !*cur && i)) {
+			pr_err("type=%s: expected coherent or private, or a list of them\n",
+			       type);
+			return -EINVAL;
+		}
+		cohmem_types[i++] = t;
+		cur += n;
+		if (*cur == ',')
+			cur++;
+	}
+	if (*cur) {
+		pr_err("type=%s: more types than the %d devices cohmem can make\n",
+		       type, COHMEM_MAX_DEVICES);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void cohmem_destroy_all(void)
 {
 	while (cohmem_ndevs)
@@ -214,18 +265,9 @@ static int __init cohmem_init(void)
 	u64 hot_size;
 	int ret = 0;
 
-	if (sysfs_streq(type, "coherent")) {
-		cohmem_type = COHMEM_TYPE_COHERENT;
-	} else if (sysfs_streq(type, "private")) {
-		if (!COHMEM_HAVE_DEVICE_PRIVATE) {
-			pr_err("type=private: this kernel is built without CONFIG_DEVICE_PRIVATE\n");
-			return -EOPNOTSUPP;
-		}
-		cohmem_type = COHMEM_TYPE_PRIVATE;
-	} else {
-		pr_err("type=%s: expected coherent or private\n", type);
-		return -EINVAL;
-	}
+	ret = cohmem_parse_types();
+	if (ret)
+		return ret;
 	ret = cohmem_owners_init();
 	if (ret)
 		return ret;
@@ -270,6 +312,15 @@ static int __init cohmem_init(void)
 		cohmem_owners_exit();
 		return ret;
 	}
+	/*
+	 * The upstream interfaces come last and cost only themselves when
+	 * they cannot be made (each says why): the devices are live already.
+	 */
+	if (cohmem_upstream_abi) {
+		for (i = 0; i < cohmem_ndevs; i++)
+			cohmem_dmirror_register(cohmem_devs[i]);
+		cohmem_gup_test_init();
+	}
 	/* Pairs with the drain's load: it sees every device made here. */
 	smp_store_release(&cohmem_ready, true);
 	return 0;
@@ -277,6 +328,8 @@ static int __init cohmem_init(void)
 
 static void __exit cohmem_exit(void)
 {
+	if (cohmem_upstream_abi)
+		cohmem_gup_test_exit();
 	cohmem_destroy_all();
 	cohmem_owners_exit();
 }

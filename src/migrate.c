@@ -25,12 +25,6 @@
 /* A batch is one PMD's worth of pages: a huge entry fits exactly. */
 static_assert(COHMEM_BATCH == PTRS_PER_PMD);
 
-/* Where device page @page of a private device keeps its data. */
-static void *cohmem_backing(struct cohmem_dev *cd, struct page *page)
-{
-	return cd->backing + ((page_to_pfn(page) - cd->base_pfn) << PAGE_SHIFT);
-}
-
 /*
  * Every copy into or out of a device page goes through these two. A
  * coherent device page is CPU memory; a private one is not addressable and
@@ -40,7 +34,7 @@ static void cohmem_copy_to_dev(struct cohmem_dev *cd, struct page *dpage,
 			       struct page *spage)
 {
 	if (cd->type == COHMEM_TYPE_PRIVATE) {
-		void *to = cohmem_backing(cd, dpage);
+		void *to = cohmem_private_data(cd, dpage);
 
 		if (spage)
 			memcpy_from_page(to, spage, 0, PAGE_SIZE);
@@ -58,7 +52,7 @@ static void cohmem_copy_from_dev(struct cohmem_dev *cd, struct page *dpage,
 				 struct page *spage)
 {
 	if (cd->type == COHMEM_TYPE_PRIVATE)
-		memcpy_to_page(dpage, 0, cohmem_backing(cd, spage), PAGE_SIZE);
+		memcpy_to_page(dpage, 0, cohmem_private_data(cd, spage), PAGE_SIZE);
 	else
 		copy_highpage(dpage, spage);
 }

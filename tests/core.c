@@ -566,6 +566,120 @@ static void cpu_access_in_place(void)
 	munmap(p, N * page_size);
 }
 
+static int device_access(int fd, bool write, void *addr, size_t npages, void *buf,
+			 struct cohmem_access *out)
+{
+	struct cohmem_access a = {
+		.addr = (uintptr_t)addr,
+		.len = npages * page_size,
+		.buf = (uintptr_t)buf,
+	};
+	int ret = xioctl(fd, write ? COHMEM_IOC_DEVICE_WRITE : COHMEM_IOC_DEVICE_READ, &a);
+
+	if (out)
+		*out = a;
+	return ret;
+}
+
+/*
+ * The device reads and writes the process's memory where it is, system
+ * RAM or its own pages, through its mirror: one fault round for a range
+ * it has not seen, none after; nothing migrates; munmap of part of the
+ * range drops those pages from the mirror (a new fault round).
+ */
+static void device_read_write(void)
+{
+	struct cohmem_info before = get_info(dev_fd), after;
+	char *p = map_anon(N, false), *b = map_anon(N, false);
+	struct cohmem_access a;
+
+	REQUIRE(p && b);
+	fill(p, N, 30);
+	REQUIRE(device_access(dev_fd, false, p, N, b, &a) == 0);
+	CHECK(a.done == N * page_size && a.faults == 1, "done %llu faults %llu",
+	      (unsigned long long)a.done, (unsigned long long)a.faults);
+	CHECK(verify(b, N, 30) == -1, "the device read other data");
+	fill(b, N, 31);
+	REQUIRE(device_access(dev_fd, true, p, N, b, &a) == 0);
+	CHECK(a.faults == 0, "a write to pages read before: %llu faults (writable already)",
+	      (unsigned long long)a.faults);
+	CHECK(verify(p, N, 31) == -1, "the CPU does not see the device's write");
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_SYSTEM) == 0, "pages moved");
+	/* On the device: the same, in the device's own memory. */
+	REQUIRE(migrate(dev_fd, p, N, true, NULL) == 0);
+	REQUIRE(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0);
+	fill(b, N, 32);
+	REQUIRE(device_access(dev_fd, true, p, N, b, &a) == 0);
+	CHECK(a.faults == 1, "after the migration the mirror kept the old pages");
+	CHECK(verify(p, N, 32) == -1);
+	memset(b, 0, N * page_size);
+	REQUIRE(device_access(dev_fd, false, p, N, b, &a) == 0);
+	CHECK(a.faults == 0 && verify(b, N, 32) == -1);
+	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0, "pages moved");
+	after = get_info(dev_fd);
+	CHECK(after.migrated_to_sys == before.migrated_to_sys);
+	/* munmap of the second half: the device sees a hole there. */
+	REQUIRE(munmap(p + N / 2 * page_size, N / 2 * page_size) == 0);
+	CHECK(device_access(dev_fd, false, p, N, b, &a) == -EFAULT && a.done == N / 2 * page_size,
+	      "READ over a hole: done %llu", (unsigned long long)a.done);
+	back_to_sys(p, N / 2);
+	munmap(p, N / 2 * page_size);
+	munmap(b, N * page_size);
+}
+
+/* Every bad DEVICE_READ/WRITE argument, and the refusals: a table. */
+static void device_access_refused(void)
+{
+	char *p = map_anon(4, false), *b = map_anon(4, false);
+	struct {
+		const char *what;
+		bool write;
+		uint64_t addr, len, buf;
+		uint32_t flags;
+		int prot;	/* of p, before the call */
+		int err;
+	} cases[] = {
+		{ "flags", false, (uintptr_t)p, 4096, (uintptr_t)b, 1, PROT_READ | PROT_WRITE, -EINVAL },
+		{ "unaligned", false, (uintptr_t)p + 8, 4096, (uintptr_t)b, 0, PROT_READ, -EINVAL },
+		{ "no bytes", false, (uintptr_t)p, 0, (uintptr_t)b, 0, PROT_READ, -EINVAL },
+		{ "kernel buffer", false, (uintptr_t)p, 4096, ~0ULL << 47, 0, PROT_READ, -EFAULT },
+		{ "PROT_NONE read", false, (uintptr_t)p, 4096, (uintptr_t)b, 0, PROT_NONE, -EFAULT },
+		{ "read-only write", true, (uintptr_t)p, 4096, (uintptr_t)b, 0, PROT_READ, -EPERM },
+		{ "hole", false, 4096, 4096, (uintptr_t)b, 0, PROT_READ, -EFAULT },
+	};
+	unsigned int i;
+	int status;
+	pid_t pid;
+
+	REQUIRE(p && b);
+	fill(p, 4, 33);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cohmem_access a = {
+			.addr = cases[i].addr, .len = cases[i].len,
+			.buf = cases[i].buf, .flags = cases[i].flags,
+		};
+		int ret;
+
+		REQUIRE(mprotect(p, 4 * page_size, cases[i].prot) == 0);
+		ret = xioctl(dev_fd, cases[i].write ? COHMEM_IOC_DEVICE_WRITE :
+						      COHMEM_IOC_DEVICE_READ, &a);
+		CHECK(ret == cases[i].err, "%s: %s, expected %s", cases[i].what,
+		      strerror(-ret), strerror(-cases[i].err));
+	}
+	REQUIRE(mprotect(p, 4 * page_size, PROT_READ | PROT_WRITE) == 0);
+	CHECK(verify(p, 4, 33) == -1, "a refused call changed the data");
+	/* The file mirrors the process that used it first: not a child. */
+	REQUIRE(device_access(dev_fd, false, p, 1, b, NULL) == 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (!pid)
+		_exit(device_access(dev_fd, false, p, 1, b, NULL) == -EINVAL ? 0 : 1);
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child used its parent's mirror");
+	munmap(p, 4 * page_size);
+	munmap(b, 4 * page_size);
+}
+
 static void evict_all(void)
 {
 	struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
@@ -797,7 +911,7 @@ static void bad_arguments(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(19);
+	ktap_plan(21);
 	RUN(info);
 	RUN(sysfs_matches_info);
 	RUN(tracepoints_report_a_sequence);
@@ -811,6 +925,8 @@ int main(void)
 	RUN(shared_anon_skipped);
 	RUN(shared_file_skipped);
 	RUN(cpu_access_in_place);
+	RUN(device_read_write);
+	RUN(device_access_refused);
 	RUN(evict_all);
 	RUN(evict_range);
 	RUN(device_full);

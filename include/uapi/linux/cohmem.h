@@ -166,6 +166,28 @@ struct cohmem_evict {
 	__u64 reserved[4];
 };
 
+/*
+ * DEVICE_READ / DEVICE_WRITE: the device itself reads [addr, addr + len)
+ * of the calling process into buf (or writes buf there) through its
+ * mirror of the process's address space, as a GPU reads system memory:
+ * nothing migrates. The first call makes the file the calling process's
+ * mirror (another process's calls are -EINVAL). Pages the mirror lacks
+ * are faulted in (for write, with DEVICE_WRITE), one round counted in
+ * faults; the CPU's changes to the process's mappings (munmap, mprotect,
+ * migration, ...) drop the mirror's pages. -EFAULT: a page without a VMA
+ * or without access; -EPERM: a write to a read-only mapping.
+ */
+struct cohmem_access {
+	__u64 addr;		/* in */
+	__u64 len;		/* in */
+	__u64 buf;		/* in: user pointer to len bytes */
+	__u32 flags;		/* in: must be 0 */
+	__u32 pad;		/* must be 0 */
+	__u64 done;		/* out: bytes copied (also on error) */
+	__u64 faults;		/* out: fault rounds */
+	__u64 reserved[2];
+};
+
 #define COHMEM_IOC_MAGIC	0xC7
 
 #define COHMEM_IOC_INFO		_IOR(COHMEM_IOC_MAGIC, 0x00, struct cohmem_info)
@@ -175,5 +197,7 @@ struct cohmem_evict {
 #define COHMEM_IOC_UNPIN	_IOW(COHMEM_IOC_MAGIC, 0x04, struct cohmem_unpin)
 #define COHMEM_IOC_SNAPSHOT	_IOWR(COHMEM_IOC_MAGIC, 0x05, struct cohmem_snapshot)
 #define COHMEM_IOC_EVICT	_IOWR(COHMEM_IOC_MAGIC, 0x06, struct cohmem_evict)
+#define COHMEM_IOC_DEVICE_READ	_IOWR(COHMEM_IOC_MAGIC, 0x07, struct cohmem_access)
+#define COHMEM_IOC_DEVICE_WRITE	_IOWR(COHMEM_IOC_MAGIC, 0x08, struct cohmem_access)
 
 #endif /* _UAPI_LINUX_COHMEM_H */
