@@ -268,7 +268,7 @@ static void migrate_and_back(void)
 	CHECK(count_not_state(dev_fd, p, N, COHMEM_STATE_DEVICE) == 0,
 	      "cohmem0's SNAPSHOT: not all on the device");
 	CHECK_STATES(0, p, N, local_write(0));
-	CHECK(verify(p, N, 8) == -1, "the CPU reads other data");
+	/* (A CPU access here would fault private pages back: after.) */
 	REQUIRE(hmm(0, COHMEM_HMM_MIGRATE_TO_SYS, p, N, buf, &c) == 0);
 	CHECK(c.cpages == N, "MIGRATE_TO_SYS moved %llu", (unsigned long long)c.cpages);
 	CHECK_STATES(0, p, N, COHMEM_HMM_STATE_WRITE);
