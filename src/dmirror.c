@@ -18,6 +18,7 @@
 #include <linux/module.h>
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -184,6 +185,11 @@ static int cohmem_dmirror_snapshot(struct cohmem_dmirror_file *df,
 		}
 		ubuf += n;
 		cmd->cpages += n;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		cond_resched();
 	}
 out:
 	kfree(states);

@@ -265,6 +265,10 @@ int cohmem_mirror_access(struct cohmem_mirror *mi, unsigned long addr,
 	if (!buf)
 		return -ENOMEM;
 	while (addr < end) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		n = min((end - addr) >> PAGE_SHIFT, COHMEM_MIRROR_CHUNK);
 		if (write && copy_from_user(buf, ubuf, n << PAGE_SHIFT)) {
 			ret = -EFAULT;
