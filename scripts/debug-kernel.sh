@@ -55,10 +55,8 @@ for p in $DEBUG_PACKAGES; do
 done
 if [ -n "$missing" ]; then
 	[ "$(id -u)" = 0 ] || die "missing packages:$missing (run as root)"
-	log "installing:$missing"
-	apt-get update -qq
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	host_install $missing
 fi
 
 # Where apt knows the package: the first builder that has it, from fresh

@@ -162,8 +162,20 @@ ensure_host_packages() {
 	done
 	[ -z "$missing" ] && return 0
 	[ "$(id -u)" = 0 ] || die "missing packages:$missing (run as root)"
-	log "installing:$missing"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends $missing >/dev/null
+	# shellcheck disable=SC2086
+	host_install $missing
+}
+
+# host_install PKG...: install the host's own packages (its suite only),
+# waiting up to 10 minutes for another apt or dpkg to finish; a failure
+# is one line saying which packages and apt's last word.
+host_install() {
+	local out
+	log "installing: $*"
+	if ! out=$(apt-get -o DPkg::Lock::Timeout=600 update -qq 2>&1); then
+		log "apt-get update failed; installing from the old lists: $(tail -n 1 <<<"$out")"
+	fi
+	out=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		install -y -qq --no-install-recommends "$@" 2>&1) ||
+		die "installing $* failed: $(grep -E '^E:' <<<"$out" | tail -n 1)"
 }

@@ -33,8 +33,12 @@ static atomic_bool stop;
 static const unsigned long cmds[] = {
 	COHMEM_IOC_INFO, COHMEM_IOC_MIGRATE_TO_DEV, COHMEM_IOC_MIGRATE_TO_SYS,
 	COHMEM_IOC_PIN, COHMEM_IOC_UNPIN, COHMEM_IOC_SNAPSHOT, COHMEM_IOC_EVICT,
+	COHMEM_IOC_DEVICE_READ, COHMEM_IOC_DEVICE_WRITE,
 	_IO(COHMEM_IOC_MAGIC, 0x42), _IOWR(COHMEM_IOC_MAGIC, 0x01, char[8]),
 };
+
+/* Where DEVICE_READ writes: never into the program's own data. */
+static char scratch[16 * 4096] __attribute__((aligned(4096)));
 
 static uint64_t pick_addr(unsigned int *seed)
 {
@@ -75,6 +79,7 @@ static void one_call(int fd, unsigned int *seed)
 		struct cohmem_unpin up;
 		struct cohmem_snapshot s;
 		struct cohmem_evict e;
+		struct cohmem_access a;
 		uint64_t raw[16];
 	} u;
 	static uint8_t states[64];
@@ -105,6 +110,12 @@ static void one_call(int fd, unsigned int *seed)
 		u.s.addr = pick_addr(seed);
 		u.s.len = pick_len(seed) % (64 * page_size);
 		u.s.buf = rand_r(seed) % 8 ? (uintptr_t)states : (uintptr_t)pick_addr(seed);
+		break;
+	case COHMEM_IOC_DEVICE_READ:
+	case COHMEM_IOC_DEVICE_WRITE:
+		u.a.addr = pick_addr(seed);
+		u.a.len = pick_len(seed) % sizeof(scratch);
+		u.a.buf = rand_r(seed) % 8 ? (uintptr_t)scratch : (uintptr_t)pick_addr(seed);
 		break;
 	case COHMEM_IOC_EVICT:
 		u.e.offset = (rand_r(seed) % 64) * page_size;
