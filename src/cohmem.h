@@ -170,6 +170,34 @@ static inline unsigned long cohmem_free_pages(struct cohmem_dev *cd)
 	return atomic_long_read(&cd->nfree);
 }
 
+/*
+ * copy.c: the copy engine. One page-sized copy of a batch, by kernel
+ * address (src NULL: clear dst); cohmem_copy_run() does n of them with the
+ * engine the copy_engine parameter names and returns when all are done.
+ */
+struct cohmem_copy {
+	void *dst;
+	const void *src;
+};
+
+struct cohmem_copy_ops {
+	const char *name;
+	void (*run)(struct cohmem_copy *c, unsigned long n);
+};
+
+void cohmem_copy_run(struct cohmem_copy *c, unsigned long n);
+
+/*
+ * Where the data of device page @page of @cd is for the CPU: its backing
+ * store for a private device, else the page itself in the direct map
+ * (memremap_pages() maps coherent device memory there; no highmem here).
+ */
+static inline void *cohmem_dev_data(struct cohmem_dev *cd, struct page *page)
+{
+	return cd->type == COHMEM_TYPE_PRIVATE ? cohmem_private_data(cd, page) :
+						 page_address(page);
+}
+
 /* migrate.c: one batch of a migration or an eviction, and its scratch space */
 struct cohmem_batch {
 	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
@@ -182,6 +210,8 @@ struct cohmem_batch {
 	unsigned long src[COHMEM_BATCH];
 	unsigned long dst[COHMEM_BATCH];
 	struct page *pages[COHMEM_BATCH];
+	unsigned long ncopies;			/* planned in copies[] */
+	struct cohmem_copy copies[COHMEM_BATCH];
 };
 
 int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,

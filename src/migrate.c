@@ -26,35 +26,23 @@
 static_assert(COHMEM_BATCH == PTRS_PER_PMD);
 
 /*
- * Every copy into or out of a device page goes through these two. A
- * coherent device page is CPU memory; a private one is not addressable and
- * keeps its data in the device's backing store. @spage NULL: zero-fill.
+ * Every copy into or out of a device page is planned by these two and done
+ * by the copy engine (copy.c), a batch at a time: @c gets the addresses.
+ * @spage NULL: zero-fill.
  */
-static void cohmem_copy_to_dev(struct cohmem_dev *cd, struct page *dpage,
-			       struct page *spage)
+static void cohmem_plan_to_dev(struct cohmem_copy *c, struct cohmem_dev *cd,
+			       struct page *dpage, struct page *spage)
 {
-	if (cd->type == COHMEM_TYPE_PRIVATE) {
-		void *to = cohmem_private_data(cd, dpage);
-
-		if (spage)
-			memcpy_from_page(to, spage, 0, PAGE_SIZE);
-		else
-			memset(to, 0, PAGE_SIZE);
-		return;
-	}
-	if (spage && !COHMEM_MUTANT(migrate_to_dev_skips_copy))
-		copy_highpage(dpage, spage);
-	else
-		clear_highpage(dpage);
+	c->dst = cohmem_dev_data(cd, dpage);
+	c->src = spage && !COHMEM_MUTANT(migrate_to_dev_skips_copy) ?
+		 page_address(spage) : NULL;
 }
 
-static void cohmem_copy_from_dev(struct cohmem_dev *cd, struct page *dpage,
-				 struct page *spage)
+static void cohmem_plan_from_dev(struct cohmem_copy *c, struct cohmem_dev *cd,
+				 struct page *dpage, struct page *spage)
 {
-	if (cd->type == COHMEM_TYPE_PRIVATE)
-		memcpy_to_page(dpage, 0, cohmem_private_data(cd, spage), PAGE_SIZE);
-	else
-		copy_highpage(dpage, spage);
+	c->dst = page_address(dpage);
+	c->src = cohmem_dev_data(cd, spage);
 }
 
 /*
@@ -63,7 +51,7 @@ static void cohmem_copy_from_dev(struct cohmem_dev *cd, struct page *dpage,
  * (migrate_vma splits the device folio; device-side eviction cannot).
  */
 static bool cohmem_fill_sys_huge(struct cohmem_dev *cd, struct page *spage,
-				 unsigned long *dst)
+				 unsigned long *dst, struct cohmem_copy *c)
 {
 	struct folio *folio = folio_alloc(GFP_TRANSHUGE, COHMEM_HUGE_ORDER);
 	unsigned long j;
@@ -72,22 +60,23 @@ static bool cohmem_fill_sys_huge(struct cohmem_dev *cd, struct page *spage,
 		return false;
 	folio_lock(folio);
 	for (j = 0; j < COHMEM_HUGE_NR; j++)
-		cohmem_copy_from_dev(cd, folio_page(folio, j), spage + j);
+		cohmem_plan_from_dev(&c[j], cd, folio_page(folio, j), spage + j);
 	*dst = migrate_pfn(folio_pfn(folio)) | COHMEM_PFN_COMPOUND;
 	return true;
 }
 
 /*
  * Locked system pages, filled from @cd's device pages, for the entries of
- * @src (n of them) selected for migration; @pages is scratch space. An
- * entry for a huge device folio gets a system THP, or else one small page
- * for each of its pages.
+ * @src (n of them) selected for migration; @pages is scratch space, @c
+ * room for n copies. An entry for a huge device folio gets a system THP,
+ * or else one small page for each of its pages.
  */
 static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 			    unsigned long *dst, struct page **pages,
-			    unsigned long n, u64 *nomem, u64 *other)
+			    struct cohmem_copy *c, unsigned long n, u64 *nomem,
+			    u64 *other)
 {
-	unsigned long i, j, nr, want = 0, got, k = 0;
+	unsigned long i, j, nr, want = 0, got, k = 0, nc = 0;
 
 	memset(dst, 0, n * sizeof(*dst));
 	for (i = 0; i < n; i += nr) {
@@ -96,8 +85,10 @@ static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 		nr = min(cohmem_mpfn_nr(src[i]), n - i);
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (nr == 1 || !cohmem_fill_sys_huge(cd, spage, &dst[i]))
+		if (nr == 1 || !cohmem_fill_sys_huge(cd, spage, &dst[i], &c[nc]))
 			want += nr;
+		else
+			nc += nr;
 	}
 	memset(pages, 0, want * sizeof(pages[0]));
 	got = cohmem_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, want, pages);
@@ -123,10 +114,11 @@ static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 				continue;
 			}
 			lock_page(dpage);
-			cohmem_copy_from_dev(cd, dpage, spage + j);
+			cohmem_plan_from_dev(&c[nc++], cd, dpage, spage + j);
 			dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
 	}
+	cohmem_copy_run(c, nc);
 }
 
 /*
@@ -146,7 +138,8 @@ static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
 		return false;
 	}
 	for (j = 0; j < COHMEM_HUGE_NR; j++)
-		cohmem_copy_to_dev(cd, dpage + j, spage ? spage + j : NULL);
+		cohmem_plan_to_dev(&b->copies[b->ncopies++], cd, dpage + j,
+				   spage ? spage + j : NULL);
 	b->dst[i] = migrate_pfn(page_to_pfn(dpage)) | COHMEM_PFN_COMPOUND;
 	cohmem_set_addr(cd, dpage, COHMEM_HUGE_NR, b->start + (i << PAGE_SHIFT));
 	b->allocated += COHMEM_HUGE_NR;
@@ -165,6 +158,7 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 	bool whole;
 
 	memset(b->dst, 0, n * sizeof(b->dst[0]));
+	b->ncopies = 0;
 	for (i = 0; i < n; i += nr) {
 		nr = min(cohmem_mpfn_nr(b->src[i]), n - i);
 		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
@@ -205,7 +199,8 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 				continue;
 			}
 			dpage = b->pages[k++];
-			cohmem_copy_to_dev(cd, dpage, spage ? spage + j : NULL);
+			cohmem_plan_to_dev(&b->copies[b->ncopies++], cd, dpage,
+					   spage ? spage + j : NULL);
 			b->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 			cohmem_set_addr(cd, dpage, 1, b->start + ((i + j) << PAGE_SHIFT));
 		}
@@ -215,6 +210,7 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 		unlock_page(b->pages[k]);
 		put_page(b->pages[k]);
 	}
+	cohmem_copy_run(b->copies, b->ncopies);
 }
 
 enum cohmem_skip { COHMEM_SKIP_OTHER, COHMEM_SKIP_BUSY, COHMEM_SKIP_RETRY };
@@ -310,7 +306,7 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 	if (to_dev)
 		cohmem_fill_dev(cd, b, n, m);
 	else
-		cohmem_fill_sys(cd, b->src, b->dst, b->pages, n,
+		cohmem_fill_sys(cd, b->src, b->dst, b->pages, b->copies, n,
 				&m->skipped_nomem, &m->skipped_other);
 	migrate_vma_pages(&args);
 
@@ -545,7 +541,8 @@ void cohmem_evict_range(struct cohmem_dev *cd, struct cohmem_batch *b,
 static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf,
 				     unsigned long start, unsigned long end,
 				     unsigned long *src, unsigned long *dst,
-				     struct page **pages, bool huge)
+				     struct page **pages, struct cohmem_copy *c,
+				     bool huge)
 {
 	struct migrate_vma args = {
 		.vma = vmf->vma,
@@ -566,7 +563,7 @@ static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 	if (args.cpages) {
-		cohmem_fill_sys(cd, src, dst, pages, n, &nomem, &other);
+		cohmem_fill_sys(cd, src, dst, pages, c, n, &nomem, &other);
 		/*
 		 * Without a page for the faulting address the fault cannot
 		 * be resolved; the rest of the range may still move.
@@ -602,6 +599,7 @@ static vm_fault_t cohmem_fault(struct cohmem_dev *cd, struct vm_fault *vmf,
 	struct vm_area_struct *vma = vmf->vma;
 	unsigned long src[COHMEM_FAULT_WINDOW], dst[COHMEM_FAULT_WINDOW];
 	struct page *pages[COHMEM_FAULT_WINDOW];
+	struct cohmem_copy copies[COHMEM_FAULT_WINDOW];
 	unsigned long start, end;
 	struct cohmem_batch *b;
 	vm_fault_t ret;
@@ -617,19 +615,21 @@ static vm_fault_t cohmem_fault(struct cohmem_dev *cd, struct vm_fault *vmf,
 			mutex_lock(&cd->fault_lock);
 			ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
 						 cd->fault_batch->src, cd->fault_batch->dst,
-						 cd->fault_batch->pages, true);
+						 cd->fault_batch->pages,
+						 cd->fault_batch->copies, true);
 			mutex_unlock(&cd->fault_lock);
 			return ret;
 		}
 		ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
-					 b->src, b->dst, b->pages, true);
+					 b->src, b->dst, b->pages, b->copies, true);
 		kfree(b);
 		return ret;
 	}
 	/* A huge folio cut by the VMA's ends is split on collection. */
 	start = max(ALIGN_DOWN(vmf->address, window), vma->vm_start);
 	end = min(ALIGN_DOWN(vmf->address, window) + window, vma->vm_end);
-	return cohmem_fault_range(cd, vmf, start, end, src, dst, pages, false);
+	return cohmem_fault_range(cd, vmf, start, end, src, dst, pages, copies,
+				  false);
 }
 
 vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)
