@@ -33,6 +33,16 @@
 /* Pages handed to one migrate_vma_setup() call. */
 #define COHMEM_BATCH		512UL
 
+/* The phases of a migration pass (migrate.c; sysfs phase_ns). */
+enum cohmem_phase {
+	COHMEM_PHASE_SETUP,	/* migrate_vma_setup(), and why pages were left out */
+	COHMEM_PHASE_ALLOC,	/* destination pages, charges, planning */
+	COHMEM_PHASE_COPY,	/* the copy engine */
+	COHMEM_PHASE_PAGES,	/* migrate_vma_pages() */
+	COHMEM_PHASE_FINALIZE,	/* migrate_vma_finalize() */
+	COHMEM_PHASES
+};
+
 /* A physical range taken away from the kernel for one device. */
 struct cohmem_region {
 	u64 start;
@@ -73,6 +83,12 @@ struct cohmem_dev {
 	/* per page: its address in its owner's space, a hint (pagemap.c) */
 	unsigned long *addr;
 
+	/*
+	 * Where migration passes spent their time, in ns, [to the device,
+	 * to system RAM (eviction included)][phase], while phase_stats is on.
+	 */
+	atomic64_t phase_ns[2][COHMEM_PHASES];
+
 	atomic64_t migrated_to_dev;
 	atomic64_t migrated_to_sys;
 	atomic64_t evicted;
@@ -107,6 +123,7 @@ void cohmem_region_release(struct cohmem_region *r);
 /* main.c */
 extern bool cohmem_evict_on_full;
 extern bool cohmem_upstream_abi;
+extern bool cohmem_phase_stats;
 struct cohmem_dev *cohmem_dev_at(unsigned int i);
 
 /* owner.c */
@@ -185,7 +202,7 @@ struct cohmem_copy_ops {
 	void (*run)(struct cohmem_copy *c, unsigned long n);
 };
 
-void cohmem_copy_run(struct cohmem_copy *c, unsigned long n);
+u64 cohmem_copy_run(struct cohmem_copy *c, unsigned long n);
 
 /*
  * Where the data of device page @page of @cd is for the CPU: its backing

@@ -16,6 +16,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cpumask.h>
+#include <linux/ktime.h>
 #include <linux/minmax.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
@@ -120,9 +121,21 @@ module_param_cb(copy_engine, &cohmem_copy_engine_ops, NULL, 0644);
 MODULE_PARM_DESC(copy_engine,
 		 "what copies migrated pages: parallel (default; batches of 64 pages and more split across CPUs) or serial; writable at run time");
 
-/* Copy (or clear, where src is NULL) the n pages of c; all done on return. */
-void cohmem_copy_run(struct cohmem_copy *c, unsigned long n)
+/*
+ * Copy (or clear, where src is NULL) the n pages of c; all done on return.
+ * Returns the time it took, in ns, when phase_stats is on (else 0).
+ */
+u64 cohmem_copy_run(struct cohmem_copy *c, unsigned long n)
 {
-	if (n)
+	u64 t0;
+
+	if (!n)
+		return 0;
+	if (!READ_ONCE(cohmem_phase_stats)) {
 		READ_ONCE(cohmem_copy_engine)->run(c, n);
+		return 0;
+	}
+	t0 = ktime_get_ns();
+	READ_ONCE(cohmem_copy_engine)->run(c, n);
+	return ktime_get_ns() - t0;
 }

@@ -61,6 +61,11 @@ module_param_named(evict_on_full, cohmem_evict_on_full, bool, 0644);
 MODULE_PARM_DESC(evict_on_full,
 		 "when a migration finds the device full, evict its least recently migrated unpinned pages to system RAM to make room (default Y); N: move what fits");
 
+bool cohmem_phase_stats;
+module_param_named(phase_stats, cohmem_phase_stats, bool, 0644);
+MODULE_PARM_DESC(phase_stats,
+		 "writable: time each phase of every migration pass (setup, allocation, copy, pages, finalize) into the devices' phase_ns attribute (default N: not a clock read more)");
+
 static struct cohmem_dev *cohmem_devs[COHMEM_MAX_DEVICES];
 static unsigned int cohmem_ndevs;
 static bool cohmem_ready;	/* the devices are made and stay until exit */

@@ -71,10 +71,10 @@ static bool cohmem_fill_sys_huge(struct cohmem_dev *cd, struct page *spage,
  * room for n copies. An entry for a huge device folio gets a system THP,
  * or else one small page for each of its pages.
  */
-static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
-			    unsigned long *dst, struct page **pages,
-			    struct cohmem_copy *c, unsigned long n, u64 *nomem,
-			    u64 *other)
+static u64 cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
+			   unsigned long *dst, struct page **pages,
+			   struct cohmem_copy *c, unsigned long n, u64 *nomem,
+			   u64 *other)
 {
 	unsigned long i, j, nr, want = 0, got, k = 0, nc = 0;
 
@@ -118,7 +118,7 @@ static void cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 			dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
 	}
-	cohmem_copy_run(c, nc);
+	return cohmem_copy_run(c, nc);
 }
 
 /*
@@ -151,8 +151,8 @@ static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
  * A huge entry gets a huge device folio when asked for and available, or
  * else small pages for each of its pages (migrate_vma splits the source).
  */
-static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
-			    unsigned long n, struct cohmem_migrate *m)
+static u64 cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
+			   unsigned long n, struct cohmem_migrate *m)
 {
 	unsigned long i, j, nr, want = 0, allowed, got, k = 0, slot;
 	bool whole;
@@ -210,7 +210,7 @@ static void cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 		unlock_page(b->pages[k]);
 		put_page(b->pages[k]);
 	}
-	cohmem_copy_run(b->copies, b->ncopies);
+	return cohmem_copy_run(b->copies, b->ncopies);
 }
 
 enum cohmem_skip { COHMEM_SKIP_OTHER, COHMEM_SKIP_BUSY, COHMEM_SKIP_RETRY };
@@ -238,6 +238,26 @@ static enum cohmem_skip cohmem_skip_reason(struct cohmem_dev *cd,
 	return why;
 }
 
+/*
+ * phase_stats: @t holds the pass's start, the end of setup, of allocation
+ * and copy, and of migrate_vma_pages() (the last two 0 when nothing was
+ * collected); the copy engine's share is @copy_ns; finalize ends now.
+ */
+static void cohmem_phase_account(struct cohmem_dev *cd, bool to_dev,
+				 const u64 *t, u64 copy_ns)
+{
+	atomic64_t *ns = cd->phase_ns[!to_dev];
+	u64 end = ktime_get_ns();
+
+	atomic64_add(t[1] - t[0], &ns[COHMEM_PHASE_SETUP]);
+	if (t[3]) {
+		atomic64_add(t[2] - t[1] - copy_ns, &ns[COHMEM_PHASE_ALLOC]);
+		atomic64_add(copy_ns, &ns[COHMEM_PHASE_COPY]);
+		atomic64_add(t[3] - t[2], &ns[COHMEM_PHASE_PAGES]);
+	}
+	atomic64_add(end - (t[3] ?: t[1]), &ns[COHMEM_PHASE_FINALIZE]);
+}
+
 /* One migrate_vma pass over [start, end); returns pages worth a retry. */
 static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 					 struct cohmem_batch *b,
@@ -254,8 +274,11 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		.pgmap_owner = cd,
 	};
 	unsigned long i, nr, n = (end - start) >> PAGE_SHIFT, retry = 0;
-	u64 moved = 0;
+	bool timed = READ_ONCE(cohmem_phase_stats);
+	u64 moved = 0, t[4] = { 0 }, copy_ns = 0;
 
+	if (timed)
+		t[0] = ktime_get_ns();
 	b->start = start;
 	/*
 	 * Huge entries: THPs and empty 2 MiB stretches when huge device
@@ -300,15 +323,21 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 			m->skipped_other++;
 		}
 	}
+	if (timed)
+		t[1] = ktime_get_ns();
 	if (!args.cpages)
 		goto finalize;
 
 	if (to_dev)
-		cohmem_fill_dev(cd, b, n, m);
+		copy_ns = cohmem_fill_dev(cd, b, n, m);
 	else
-		cohmem_fill_sys(cd, b->src, b->dst, b->pages, b->copies, n,
-				&m->skipped_nomem, &m->skipped_other);
+		copy_ns = cohmem_fill_sys(cd, b->src, b->dst, b->pages, b->copies,
+					  n, &m->skipped_nomem, &m->skipped_other);
+	if (timed)
+		t[2] = ktime_get_ns();
 	migrate_vma_pages(&args);
+	if (timed)
+		t[3] = ktime_get_ns();
 
 	for (i = 0; i < n; i++) {
 		if (!b->dst[i])
@@ -329,6 +358,8 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		atomic64_add(moved, to_dev ? &cd->migrated_to_dev : &cd->migrated_to_sys);
 finalize:
 	migrate_vma_finalize(&args);
+	if (timed)
+		cohmem_phase_account(cd, to_dev, t, copy_ns);
 	return retry;
 }
 

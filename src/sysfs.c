@@ -119,6 +119,35 @@ static ssize_t freed_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(freed);
 
+/*
+ * Where migration passes spent their time (phase_stats=1), in ns: a line
+ * for passes to the device and one for passes to system RAM (eviction
+ * included), each "setup N alloc N copy N pages N finalize N".
+ */
+static ssize_t phase_ns_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	static const char *const dir[2] = { "to_dev", "to_sys" };
+	struct cohmem_dev *cd = cohmem_sysfs_dev(dev);
+	ssize_t len = 0;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		atomic64_t *ns = cd->phase_ns[d];
+
+		len += sysfs_emit_at(buf, len,
+				     "%s setup %lld alloc %lld copy %lld pages %lld finalize %lld\n",
+				     dir[d],
+				     (long long)atomic64_read(&ns[COHMEM_PHASE_SETUP]),
+				     (long long)atomic64_read(&ns[COHMEM_PHASE_ALLOC]),
+				     (long long)atomic64_read(&ns[COHMEM_PHASE_COPY]),
+				     (long long)atomic64_read(&ns[COHMEM_PHASE_PAGES]),
+				     (long long)atomic64_read(&ns[COHMEM_PHASE_FINALIZE]));
+	}
+	return len;
+}
+static DEVICE_ATTR_RO(phase_ns);
+
 static struct attribute *cohmem_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_source.attr,
@@ -133,6 +162,7 @@ static struct attribute *cohmem_attrs[] = {
 	&dev_attr_migrated_to_sys.attr,
 	&dev_attr_evicted.attr,
 	&dev_attr_freed.attr,
+	&dev_attr_phase_ns.attr,
 	NULL,
 };
 

@@ -5,6 +5,7 @@
  * emulator (QEMU TCG); absolute MiB/s depend on the host.
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +39,66 @@ static const char *const what[6] = {
 	"memcpy from device pages (CPU reads in place)",
 };
 
+/* Seconds spent in each operation over all rounds (for the breakdown). */
+static double total[6];
+
 static void record(int i, double secs)
 {
 	double mibs = mib / secs;
 
+	total[i] += secs;
 	if (mibs > best[i])
 		best[i] = mibs;
+}
+
+/*
+ * The module's own breakdown of migration passes (phase_stats, sysfs
+ * phase_ns): ns per phase, [to device, to system][setup, alloc, copy,
+ * pages, finalize]. False where there is none (an older module, not root).
+ */
+#define PHASES 5
+static const char *const phase_names[PHASES] = { "setup", "alloc", "copy", "pages", "finalize" };
+static bool phases_on;
+static char phase_path[64];
+
+static bool read_phases(unsigned long long ns[2][PHASES])
+{
+	FILE *f = fopen(phase_path, "r");
+	char dir[16];
+	int d, ok = 1;
+
+	if (!f)
+		return false;
+	for (d = 0; d < 2 && ok; d++)
+		ok = fscanf(f, "%15s setup %llu alloc %llu copy %llu pages %llu finalize %llu",
+			    dir, &ns[d][0], &ns[d][1], &ns[d][2], &ns[d][3], &ns[d][4]) == 6;
+	fclose(f);
+	return ok;
+}
+
+static bool set_phase_stats(const char *v)
+{
+	FILE *f = fopen("/sys/module/cohmem/parameters/phase_stats", "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fputs(v, f) >= 0;
+	return !fclose(f) && ok;
+}
+
+/* Phase ns of operation i (1: to device, 2 and 4: to system), summed. */
+static unsigned long long phase_sum[6][PHASES];
+
+static void phases_add(int i, int d, unsigned long long before[2][PHASES])
+{
+	unsigned long long after[2][PHASES];
+	int k;
+
+	if (!phases_on || !read_phases(after))
+		return;
+	for (k = 0; k < PHASES; k++)
+		phase_sum[i][k] += after[d][k] - before[d][k];
 }
 
 static void to_dev(char *p, size_t n)
@@ -76,6 +131,8 @@ int cohmem_bench(int dev, int size)
 		       (unsigned long long)dev_info.free_pages, n);
 		return 1;
 	}
+	snprintf(phase_path, sizeof(phase_path), "/sys/class/misc/cohmem%d/phase_ns", dev);
+	phases_on = set_phase_stats("1");
 	p = map_anon(n, false);
 	q = map_anon(n, false);
 	fill(p, n, 1);
@@ -86,23 +143,28 @@ int cohmem_bench(int dev, int size)
 		struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
 		struct cohmem_unpin u;
 		struct cohmem_pin pn;
+		unsigned long long ph[2][PHASES];
 		double t;
 
 		t = now();
 		memcpy(q, p, n * page_size);
 		record(0, now() - t);
 
+		phases_on = phases_on && read_phases(ph);
 		t = now();
 		to_dev(p, n);
 		record(1, now() - t);
+		phases_add(1, 0, ph);
 
 		t = now();
 		memcpy(q, p, n * page_size);
 		record(5, now() - t);
 
+		phases_on = phases_on && read_phases(ph);
 		t = now();
 		migrate(dev_fd, p, n, false, &m);
 		record(2, now() - t);
+		phases_add(2, 1, ph);
 
 		to_dev(p, n);
 		memset(&pn, 0, sizeof(pn));
@@ -121,9 +183,11 @@ int cohmem_bench(int dev, int size)
 		xioctl(dev_fd, COHMEM_IOC_UNPIN, &u);
 
 		to_dev(p, n);
+		phases_on = phases_on && read_phases(ph);
 		t = now();
 		xioctl(dev_fd, COHMEM_IOC_EVICT, &e);
 		record(4, now() - t);
+		phases_add(4, 1, ph);
 		if (e.evicted != n || verify(p, n, 1) != -1) {
 			printf("Bail out! data or eviction count wrong after round %d\n", r);
 			return 1;
@@ -136,6 +200,28 @@ int cohmem_bench(int dev, int size)
 	printf("# %-56s %10s %8s\n", "operation", "MiB/s", "x memcpy");
 	for (i = 0; i < 6; i++)
 		printf("# %-56s %10.0f %8.2f\n", what[i], best[i], best[i] / best[0]);
+	if (phases_on) {
+		static const int ops[] = { 1, 2, 4 };
+		unsigned int j;
+		int k;
+
+		printf("# where the time went (the module's phase_stats), %% of each operation:\n");
+		printf("# %-56s", "operation");
+		for (k = 0; k < PHASES; k++)
+			printf(" %8s", phase_names[k]);
+		printf(" %8s\n", "other");
+		for (j = 0; j < sizeof(ops) / sizeof(ops[0]); j++) {
+			double all = total[ops[j]] * 1e9, in = 0;
+
+			printf("# %-56s", what[ops[j]]);
+			for (k = 0; k < PHASES; k++) {
+				in += phase_sum[ops[j]][k];
+				printf(" %8.1f", 100.0 * phase_sum[ops[j]][k] / all);
+			}
+			printf(" %8.1f\n", 100.0 * (all - in) / all);
+		}
+		set_phase_stats("0");
+	}
 	return 0;
 }
 
