@@ -181,8 +181,10 @@ static int cohmem_ioc_access(struct cohmem_file *cf, struct cohmem_access *a,
 	}
 	mutex_unlock(&cf->mirror_lock);
 	if (mi->notifier.mm != current->mm) {
-		pr_info_ratelimited("%s: DEVICE_READ/WRITE: this file mirrors another process\n",
-				    cf->cd->name);
+		/* Once per file: a forked child may try it in a loop. */
+		if (!test_and_set_bit(0, &cf->mirror_warned))
+			pr_info("%s: DEVICE_READ/WRITE: this file mirrors the process that used it first, not this one\n",
+				cf->cd->name);
 		return -EINVAL;
 	}
 	a->done = 0;

@@ -113,6 +113,7 @@ struct cohmem_file {
 	struct mutex mirror_lock;	/* makes mirror, once */
 	/* DEVICE_READ/WRITE: made at the first, for that caller's mm */
 	struct cohmem_mirror *mirror;
+	unsigned long mirror_warned;	/* bit 0: another process was told */
 };
 
 /* region.c */

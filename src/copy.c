@@ -7,9 +7,11 @@
  * data is in its backing store, a coherent device's pages and system RAM
  * are in the direct map: cohmem_copy_dev_addr() says where.
  *
- * Engines: "serial" copies in the calling thread; "parallel" splits a
- * batch of at least COHMEM_COPY_PARALLEL_MIN pages across CPUs with
- * unbound work items and copies one share itself. A DMA engine would be a
+ * Engines: "serial" (the default) copies in the calling thread;
+ * "parallel" splits a batch of at least COHMEM_COPY_PARALLEL_MIN pages
+ * across CPUs with unbound work items and copies one share itself. In
+ * the test guests (2 vCPUs under QEMU TCG on a busy 2-core host) parallel
+ * was no faster: the other vCPU is rarely free (README, "Performance"). A DMA engine would be a
  * third set of ops (dmaengine memcpy channels); QEMU's machine has none
  * to test it with.
  */
@@ -91,7 +93,7 @@ static const struct cohmem_copy_ops cohmem_copy_engines[] = {
 };
 
 /* The engine in use: read once per batch, so a change takes effect between batches. */
-static const struct cohmem_copy_ops *cohmem_copy_engine = &cohmem_copy_engines[1];
+static const struct cohmem_copy_ops *cohmem_copy_engine = &cohmem_copy_engines[0];
 
 static int cohmem_copy_engine_set(const char *val, const struct kernel_param *kp)
 {
@@ -119,7 +121,7 @@ static const struct kernel_param_ops cohmem_copy_engine_ops = {
 
 module_param_cb(copy_engine, &cohmem_copy_engine_ops, NULL, 0644);
 MODULE_PARM_DESC(copy_engine,
-		 "what copies migrated pages: parallel (default; batches of 64 pages and more split across CPUs) or serial; writable at run time");
+		 "what copies migrated pages: serial (default) or parallel (batches of 64 pages and more split across CPUs); writable at run time");
 
 /*
  * Copy (or clear, where src is NULL) the n pages of c; all done on return.

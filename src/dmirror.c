@@ -37,6 +37,7 @@ static_assert(sizeof(struct cohmem_hmm_cmd) == 40);
 struct cohmem_dmirror_file {
 	struct cohmem_mirror mirror;
 	u64 flags;		/* COHMEM_HMM_FLAG_* */
+	unsigned long warned;	/* bit 0: another process was told */
 };
 
 static inline struct cohmem_dev *cohmem_dmirror_dev(struct cohmem_dmirror_file *df)
@@ -303,8 +304,9 @@ static long cohmem_dmirror_ioctl(struct file *file, unsigned int command,
 		return -EINVAL;
 	/* The mirror is of the opener's address space: not another's. */
 	if (current->mm != mm) {
-		pr_info_ratelimited("%s: a file is used by the process that opened it only\n",
-				    cd->dmirror_name);
+		if (!test_and_set_bit(0, &df->warned))
+			pr_info("%s: a file is used by the process that opened it only\n",
+				cd->dmirror_name);
 		return -EINVAL;
 	}
 	cmd.cpages = 0;
