@@ -39,6 +39,7 @@ mutants=(
 	drain_silent
 	reserved_takes_firmware_ranges
 	mirror_ignores_invalidation
+	guptest_longterm_unchecked
 )
 
 newest=$(kernels_list | sort -V | tail -n 1)

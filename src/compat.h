@@ -326,4 +326,44 @@ static inline int cohmem_hmm_fault_unlocked(struct hmm_range *range)
 #endif
 }
 
+/*
+ * debugfs gup_test (guptest.c, upstream_abi=1).
+ *
+ * get_user_pages() lost its trailing vmas argument in 6.5, as
+ * pin_user_pages() did: both shapes probed, exactly one must be found.
+ */
+#if !defined(COHMEM_HAVE_GET_USER_PAGES_VMAS) || !defined(COHMEM_HAVE_GET_USER_PAGES_NOVMAS)
+#error "probes get_user_pages_vmas.c and get_user_pages_novmas.c did not both run"
+#elif COHMEM_HAVE_GET_USER_PAGES_VMAS + COHMEM_HAVE_GET_USER_PAGES_NOVMAS != 1
+#error "need exactly one shape of get_user_pages()"
+#endif
+
+static inline long cohmem_get_user_pages(unsigned long start,
+					 unsigned long nr_pages,
+					 unsigned int gup_flags,
+					 struct page **pages)
+{
+#if COHMEM_HAVE_GET_USER_PAGES_VMAS
+	return get_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#else
+	return get_user_pages(start, nr_pages, gup_flags, pages);
+#endif
+}
+
+/*
+ * The one decision here made by version number, not by a probe: the ABI of
+ * the kernel's own gup_test is no kernel API a module meets, its header
+ * (mm/gup_test.h) is in no headers package, and what it follows is the
+ * selftests of the kernel's source, which go by version too.
+ * PIN_LONGTERM_TEST_START/STOP/READ came with 6.2, as one session for the
+ * whole system that any close of the file ends; 7.3 gave each open file
+ * its own.
+ */
+#include <linux/version.h>
+#define COHMEM_GUP_TEST_ABI(major, minor)				\
+	(KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0) >=	\
+	 KERNEL_VERSION(major, minor, 0))
+#define COHMEM_GUP_TEST_HAVE_SESSION		COHMEM_GUP_TEST_ABI(6, 2)
+#define COHMEM_GUP_TEST_SESSION_PER_FILE	COHMEM_GUP_TEST_ABI(7, 3)
+
 #endif /* COHMEM_COMPAT_H */
