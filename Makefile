@@ -7,6 +7,7 @@
 # make checkpatch      scripts/checkpatch.pl --strict over the module sources
 # make deb             Debian packages (cohmem-dkms, cohmem-tests, cohmem-dev)
 #                      into out/deb/; build dependencies: apt-get build-dep .
+# make lint            lintian over what make deb built (apt-get install lintian)
 # make dkms-install    as root: copy the module source to /usr/src/cohmem-VERSION
 #                      and dkms add/build/install it (for KVER, default running)
 # make dkms-remove     as root: dkms remove it from every kernel, delete the copy
@@ -100,5 +101,12 @@ deb:
 	rm -rf $(DEB_OUT)/build
 	@ls -1 $(DEB_OUT)/*.deb
 
+# make lint: lintian over the packages of the last make deb, at its default
+# level plus --info; any error or warning fails (debian/*lintian-overrides
+# say why each override is there). LINTIAN_FLAGS=--pedantic shows more.
+lint:
+	@ls $(DEB_OUT)/*.changes >/dev/null 2>&1 || { echo "no $(DEB_OUT)/*.changes: make deb first" >&2; exit 1; }
+	lintian --info --fail-on error,warning $(LINTIAN_FLAGS) $(DEB_OUT)/*.changes
+
 .PHONY: all module clean tests check demo checkpatch dkms-src dkms-install \
-	dkms-remove deb
+	dkms-remove deb lint

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -256,6 +257,21 @@ static int run_cmd(const char *cmd, char *out, size_t len)
 	return pclose(f);
 }
 
+/* Whether cohmemctl is in $PATH (the guest's /bin, the package's /usr/bin). */
+static bool have_cohmemctl(void)
+{
+	const char *path = getenv("PATH"), *e;
+	char file[PATH_MAX];
+
+	for (; path && *path; path = *e ? e + 1 : e) {
+		e = strchrnul(path, ':');
+		snprintf(file, sizeof(file), "%.*s/cohmemctl", (int)(e - path), path);
+		if (!access(file, X_OK))
+			return true;
+	}
+	return false;
+}
+
 /* cohmemctl: info (JSON and table), watch, map of this process. */
 static void cohmemctl_reports(void)
 {
@@ -267,8 +283,8 @@ static void cohmemctl_reports(void)
 	const char *q;
 
 	REQUIRE(p);
-	if (access("/bin/cohmemctl", X_OK))
-		SKIP("no /bin/cohmemctl in this initramfs");
+	if (!have_cohmemctl())
+		SKIP("no cohmemctl in $PATH");
 	fill(p, 64, 92);
 	REQUIRE(migrate(dev_fd, p, 64, true, NULL) == 0);
 	i = get_info(dev_fd);
@@ -305,6 +321,101 @@ static void cohmemctl_reports(void)
 	CHECK(ret == 0 && strstr(out, "x memcpy") && strstr(out, "MIGRATE_TO_DEV") &&
 	      strstr(out, "EVICT"), "bench: status %#x: %s", ret, out);
 	CHECK(get_info(dev_fd).used_pages == 0, "bench left pages on the device");
+}
+
+/* What a command printed, as KTAP diagnostics ("# " each line). */
+static void show(const char *what, const char *s)
+{
+	const char *e;
+
+	for (; *s; s = *e ? e + 1 : e) {
+		e = strchrnul(s, '\n');
+		ktap_diag("%s: %.*s", what, (int)(e - s), s);
+	}
+}
+
+/*
+ * cohmemctl selftest: refused without its confirmation flag (status 2,
+ * saying what it would do); --list finds the programs where this one is
+ * (the guest's /bin, the package's /usr/libexec/cohmem); parameters refused
+ * while the module is loaded; then cohmem-perm run nested (the module
+ * loaded before stays loaded): its KTAP streamed indented on stderr
+ * (--json), the per-program and total counts, and the JSON's agreeing.
+ */
+static void cohmemctl_selftest(void)
+{
+	static char out[1 << 16], ktap[1 << 16];
+	int ret, fd, n, pass = -1, fail = -1, skip = -1, jpass = -1, jfail = -1, jskip = -1;
+	char dir[PATH_MAX], cmd[PATH_MAX + 128], want[PATH_MAX + 96];
+	const char *q;
+	bool ok, bad;
+	ssize_t len;
+
+	if (!have_cohmemctl())
+		SKIP("no cohmemctl in $PATH");
+	len = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	REQUIRE(len > 0, "readlink /proc/self/exe: %s", strerror(errno));
+	dir[len] = 0;
+	*strrchr(dir, '/') = 0;
+	ret = run_cmd("cohmemctl selftest 2>&1", out, sizeof(out));
+	ok = WIFEXITED(ret) && WEXITSTATUS(ret) == 2 &&
+	     strstr(out, "would load the cohmem module into the running kernel") &&
+	     strstr(out, "  cohmemctl selftest --yes-load-the-module");
+	if (CHECK(ok, "without the flag: status %#x", ret))
+		show("no flag", out);
+	ret = run_cmd("cohmemctl selftest --yes-load-the-module no-such-program 2>&1", out,
+		      sizeof(out));
+	CHECK(WIFEXITED(ret) && WEXITSTATUS(ret) == 2, "unknown program: status %#x", ret);
+	snprintf(cmd, sizeof(cmd), "COHMEM_TESTS_DIR='%s' cohmemctl selftest --list", dir);
+	ret = run_cmd(cmd, out, sizeof(out));
+	snprintf(want, sizeof(want), "\n# in %s\n", dir);
+	ok = ret == 0 && strstr(out, "\ncohmem-perm      yes ") &&
+	     strstr(out, "\ncohmem-core      yes ") && strstr(out, want);
+	if (CHECK(ok, "--list: status %#x", ret))
+		show("--list", out);
+	snprintf(cmd, sizeof(cmd),
+		 "cohmemctl selftest --yes-load-the-module --dir '%s' perm -- devices=2 2>&1", dir);
+	ret = run_cmd(cmd, out, sizeof(out));
+	ok = WIFEXITED(ret) && WEXITSTATUS(ret) == 1 && strstr(out, "loaded already");
+	if (CHECK(ok, "parameters while loaded: status %#x", ret))
+		show("params", out);
+
+	unlink("/tmp/selftest.ktap");
+	snprintf(cmd, sizeof(cmd), "COHMEM_TESTS_DIR='%s' cohmemctl --json selftest "
+		 "--yes-load-the-module perm 2>/tmp/selftest.ktap", dir);
+	ret = run_cmd(cmd, out, sizeof(out));
+	fd = open("/tmp/selftest.ktap", O_RDONLY);
+	n = fd < 0 ? 0 : read(fd, ktap, sizeof(ktap) - 1);
+	ktap[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	CHECK(ret == 0, "selftest perm: status %#x", ret);
+	ok = strstr(ktap, "# cohmem is loaded already: it stays loaded\n") &&
+	     strstr(ktap, "\n1..1\n") && strstr(ktap, "\n    KTAP version 1\n") &&
+	     strstr(ktap, "\n    ok 1 node_root_only") && strstr(ktap, "\nok 1 cohmem-perm\n") &&
+	     !strstr(ktap, "# unloading");
+	bad = CHECK(ok, "the KTAP stream");
+	q = strstr(ktap, "\n# cohmem-perm: ");
+	ok = q && sscanf(q, "\n# cohmem-perm: %d passed, %d failed, %d skipped",
+			 &pass, &fail, &skip) == 3 && pass > 0 && fail == 0 && pass + skip == 6;
+	bad |= CHECK(ok, "summary: %d passed, %d failed, %d skipped", pass, fail, skip);
+	snprintf(want, sizeof(want), "\n# total: %d passed, 0 failed, %d skipped\n", pass, skip);
+	q = strstr(ktap, "\n# total: ");
+	ok = q && !strcmp(q, want);
+	bad |= CHECK(ok, "not the last line: %s", want + 1);
+	if (bad)
+		show("selftest", ktap);
+	q = strstr(out, "\"programs\":[{\"name\":\"cohmem-perm\",\"ran\":true,\"planned\":6,");
+	snprintf(want, sizeof(want), "{\"dir\":\"%s\",\"loaded_by_selftest\":false,"
+		 "\"unloaded\":false,", dir);
+	ok = !strncmp(out, want, strlen(want)) && q && strstr(q, "\"exit_status\":0,\"signal\":-1}],") &&
+	     (q = strstr(out, "}],\"passed\":")) &&
+	     sscanf(q, "}],\"passed\":%d,\"failed\":%d,\"skipped\":%d}", &jpass, &jfail,
+		    &jskip) == 3 && jpass == pass && jfail == 0 && jskip == skip;
+	if (CHECK(ok, "JSON: %d passed, %d failed, %d skipped", jpass, jfail, jskip))
+		show("json", out);
+	CHECK(!access("/sys/module/cohmem", F_OK), "selftest unloaded a module it did not load");
+	CHECK(get_info(dev_fd).used_pages == 0, "pages left on the device");
 }
 
 /* The independent residency check needs real PFNs (root). */
@@ -911,11 +1022,12 @@ static void bad_arguments(void)
 int main(void)
 {
 	test_init(0);
-	ktap_plan(21);
+	ktap_plan(22);
 	RUN(info);
 	RUN(sysfs_matches_info);
 	RUN(tracepoints_report_a_sequence);
 	RUN(cohmemctl_reports);
+	RUN(cohmemctl_selftest);
 	RUN(pagemap_pfns_visible);
 	RUN(migrate_roundtrip_4k);
 	RUN(migrate_roundtrip_thp);
