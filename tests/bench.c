@@ -91,13 +91,7 @@ static bool read_phases(unsigned long long ns[2][PHASES])
 
 static bool set_phase_stats(const char *v)
 {
-	FILE *f = fopen("/sys/module/cohmem/parameters/phase_stats", "w");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fputs(v, f) >= 0;
-	return !fclose(f) && ok;
+	return !set_param("phase_stats", v);
 }
 
 /* Phase ns of operation i (1: to device, 2 and 4: to system), summed. */
@@ -106,13 +100,7 @@ static unsigned long long phase_sum_of[MAX_ENGINES][6][PHASES];
 
 static bool set_engine(const char *name)
 {
-	FILE *f = fopen("/sys/module/cohmem/parameters/copy_engine", "w");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fputs(name, f) >= 0;
-	return !fclose(f) && ok;
+	return !set_param("copy_engine", name);
 }
 
 static void phases_add(int i, int d, unsigned long long before[2][PHASES])

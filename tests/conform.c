@@ -20,23 +20,6 @@
 
 #define N 256
 
-static char *on_device(int fd, size_t n, unsigned int seed)
-{
-	struct cohmem_migrate m;
-	char *p = map_anon(n, false);
-
-	if (!p)
-		return NULL;
-	fill(p, n, seed);
-	if (migrate(fd, p, n, true, &m) || m.moved != n) {
-		check(false, "on_device", __FILE__, __LINE__, "setup: moved %llu of %zu",
-		      (unsigned long long)m.moved, n);
-		munmap(p, n * page_size);
-		return NULL;
-	}
-	return p;
-}
-
 /* The expectation goes in the KTAP stream, for the conformance table. */
 #define EXPECT(fn, what) do { ktap_diag("expect: %s", what); RUN(fn); } while (0)
 

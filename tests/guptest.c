@@ -176,25 +176,6 @@ static long used(void)
 	return get_info(dev_fd).used_pages;
 }
 
-/* n pages of pattern seed, all on the coherent device. */
-static char *on_device(size_t n, unsigned int seed)
-{
-	struct cohmem_migrate m;
-	char *p = map_anon(n, false);
-
-	if (!p)
-		return NULL;
-	fill(p, n, seed);
-	if (migrate(dev_fd, p, n, true, &m) || m.moved != n ||
-	    count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE)) {
-		check(false, "on_device", __FILE__, __LINE__, "setup: moved %llu of %zu",
-		      (unsigned long long)m.moved, n);
-		munmap(p, n * page_size);
-		return NULL;
-	}
-	return p;
-}
-
 /* Cases that need the coherent device skip without one. */
 #define NEED_DEVICE() do { if (no_coherent[0]) SKIP("%s", no_coherent); } while (0)
 #define NEED_SESSION() do { if (!has_session) SKIP("%s", no_session_why()); } while (0)
@@ -434,7 +415,7 @@ static void residency_case(void)
 	int ret;
 
 	NEED_DEVICE();
-	p = on_device(r->npages, seed);
+	p = on_device(dev_fd, r->npages, seed);
 	REQUIRE(p);
 	before = used();
 	memset(&g, 0, sizeof(g));
@@ -486,7 +467,7 @@ static void upstream_hmm_gup_sequence(void)
 	char *p;
 
 	NEED_DEVICE();
-	p = on_device(4, 30);
+	p = on_device(dev_fd, 4, 30);
 	REQUIRE(p);
 	for (i = 0; i < 4; i++)
 		CHECK(walk(cmds[i], p + i * page_size, page_size, 1, foll(W | extra[i]), 0,
@@ -512,7 +493,7 @@ static void dump_names_pages(void)
 	char *p;
 
 	NEED_DEVICE();
-	p = on_device(16, 31);
+	p = on_device(dev_fd, 16, 31);
 	REQUIRE(p);
 	kfd = kmsg_open(true);
 	REQUIRE(kfd >= 0, "/dev/kmsg: %s", strerror(errno));
@@ -564,7 +545,7 @@ static void concurrent_walks(void)
 	int i, failed = 0;
 
 	NEED_DEVICE();
-	shared_range = on_device(64, 32);
+	shared_range = on_device(dev_fd, 64, 32);
 	REQUIRE(shared_range);
 	for (i = 0; i < THREADS; i++)
 		REQUIRE(pthread_create(&t[i], NULL, walker, NULL) == 0);
@@ -621,7 +602,7 @@ static void session_case(void)
 
 	NEED_SESSION();
 	NEED_DEVICE();
-	p = on_device(n, seed);
+	p = on_device(dev_fd, n, seed);
 	REQUIRE(p);
 	out = map_anon(n, false);
 	REQUIRE(out);
@@ -771,7 +752,7 @@ static void close_ends_session(void)
 
 	NEED_SESSION();
 	NEED_DEVICE();
-	p = on_device(32, 53);
+	p = on_device(dev_fd, 32, 53);
 	REQUIRE(p);
 	fd = open(GUPT_PATH, O_RDWR | O_CLOEXEC);
 	REQUIRE(fd >= 0, "%s", strerror(errno));

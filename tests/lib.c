@@ -345,3 +345,35 @@ const char *no_thp_why(void)
 		return "kernel built without CONFIG_TRANSPARENT_HUGEPAGE (Debian's rt flavours)";
 	return "THP disabled or none free";
 }
+
+char *on_device(int fd, size_t n, unsigned int seed)
+{
+	struct cohmem_migrate m;
+	char *p = map_anon(n, false);
+
+	if (!p)
+		return NULL;
+	fill(p, n, seed);
+	if (migrate(fd, p, n, true, &m) || m.moved != n ||
+	    count_not_state(fd, p, n, COHMEM_STATE_DEVICE)) {
+		check(false, "on_device", __FILE__, __LINE__, "setup: moved %llu of %zu",
+		      (unsigned long long)m.moved, n);
+		munmap(p, n * page_size);
+		return NULL;
+	}
+	return p;
+}
+
+int set_param(const char *name, const char *value)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/module/cohmem/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	ret = fputs(value, f) < 0 ? -EIO : 0;
+	return fclose(f) ? -errno : ret;
+}

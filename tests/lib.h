@@ -91,6 +91,12 @@ const char *no_thp_why(void);
 int pin(int fd, void *addr, size_t n, unsigned int mode, struct cohmem_pin *out);
 int unpin(int fd, unsigned int handle);
 
+/* n pages of pattern seed, all on the device of fd (a failed check and NULL if not). */
+char *on_device(int fd, size_t n, unsigned int seed);
+
+/* Write a module parameter (/sys/module/cohmem/parameters/name); 0 or -errno. */
+int set_param(const char *name, const char *value);
+
 /* ioctl returning -errno instead of -1. */
 int xioctl(int fd, unsigned long req, void *arg);
 

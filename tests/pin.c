@@ -29,30 +29,11 @@ static const char *const mode_name[] = {
 	[COHMEM_PIN_GET_FAST] = "get_user_pages_fast()",
 };
 
-/* n pages of pattern seed, all on the device. */
-static char *on_device(size_t n, unsigned int seed)
-{
-	struct cohmem_migrate m;
-	char *p = map_anon(n, false);
-
-	if (!p)
-		return NULL;
-	fill(p, n, seed);
-	if (migrate(dev_fd, p, n, true, &m) || m.moved != n ||
-	    count_not_state(dev_fd, p, n, COHMEM_STATE_DEVICE)) {
-		check(false, "on_device", __FILE__, __LINE__, "setup: moved %llu of %zu",
-			     (unsigned long long)m.moved, n);
-		munmap(p, n * page_size);
-		return NULL;
-	}
-	return p;
-}
-
 static void longterm_case(unsigned int mode)
 {
 	struct cohmem_info before = get_info(dev_fd);
 	struct cohmem_pin pn;
-	char *p = on_device(N, mode);
+	char *p = on_device(dev_fd, N, mode);
 
 	REQUIRE(p);
 	REQUIRE(pin(dev_fd, p, N, mode, &pn) == 0, "%s", mode_name[mode]);
@@ -86,7 +67,7 @@ static void shortterm_case(unsigned int mode)
 	bool pinned = mode != COHMEM_PIN_GET_FAST;
 	struct cohmem_migrate m;
 	struct cohmem_pin pn;
-	char *p = on_device(N, mode);
+	char *p = on_device(dev_fd, N, mode);
 
 	REQUIRE(p);
 	REQUIRE(pin(dev_fd, p, N, mode, &pn) == 0, "%s", mode_name[mode]);
@@ -128,7 +109,7 @@ static void evict_skips_pinned(void)
 {
 	struct cohmem_evict e = { .flags = COHMEM_EVICT_ALL };
 	struct cohmem_pin pn;
-	char *p = on_device(N, 19);
+	char *p = on_device(dev_fd, N, 19);
 
 	REQUIRE(p);
 	REQUIRE(pin(dev_fd, p, N, COHMEM_PIN_SHORT, &pn) == 0);
@@ -161,7 +142,7 @@ static void io_uring_fixed_buffers_evict(void)
 	ret = io_uring_queue_init(4, &ring, 0);
 	if (ret)
 		SKIP("io_uring_queue_init: %s", strerror(-ret));
-	p = on_device(N, 11);
+	p = on_device(dev_fd, N, 11);
 	if (!p)
 		goto out_ring;
 	iov.iov_base = p;
@@ -228,7 +209,7 @@ static void migrate_longterm_pinned_moves_nothing(void)
 static void longterm_while_short_pinned(void)
 {
 	struct cohmem_pin sp, lp;
-	char *p = on_device(N, 14);
+	char *p = on_device(dev_fd, N, 14);
 	int ret;
 
 	REQUIRE(p);
@@ -261,7 +242,7 @@ static void longterm_while_short_pinned(void)
 static void fork_cow_case(bool child_writes)
 {
 	int go[2], status;
-	char *p = on_device(N, 15);
+	char *p = on_device(dev_fd, N, 15);
 	pid_t pid;
 
 	REQUIRE(p);
@@ -321,7 +302,7 @@ static void close_releases_pins(void)
 {
 	struct cohmem_migrate m;
 	struct cohmem_pin pn;
-	char *p = on_device(N, 18);
+	char *p = on_device(dev_fd, N, 18);
 	int fd = open_dev(0), status;
 	pid_t pid;
 

@@ -34,7 +34,7 @@ static long count_present(const char *p, size_t n)
 }
 
 /* A filled buffer of n pages moved to the device, checked there. */
-static char *on_device(size_t n, unsigned int seed)
+static char *on_private(size_t n, unsigned int seed)
 {
 	struct cohmem_migrate m;
 	char *p = map_anon(n, false);
@@ -98,7 +98,7 @@ static void pagemap_pfns_visible(void)
 static void migrate_to_device(void)
 {
 	struct cohmem_info before = get_info(dev_fd), after;
-	char *p = on_device(N, 1);
+	char *p = on_private(N, 1);
 
 	REQUIRE(p);
 	after = get_info(dev_fd);
@@ -411,7 +411,7 @@ static void migrate_readonly(void)
 static void cpu_read_faults_back(void)
 {
 	struct cohmem_info before = get_info(dev_fd);
-	char *p = on_device(N, 2);
+	char *p = on_private(N, 2);
 
 	REQUIRE(p);
 	CHECK(verify(p, N, 2) == -1);
@@ -428,7 +428,7 @@ static void cpu_write_faults_back(void)
 	size_t i;
 
 	REQUIRE(ref);
-	p = on_device(N, 3);
+	p = on_private(N, 3);
 	if (!p) {
 		free(ref);
 		return;
@@ -451,7 +451,7 @@ static void migrate_to_sys(void)
 {
 	struct cohmem_info before = get_info(dev_fd), after;
 	struct cohmem_migrate m;
-	char *p = on_device(N, 4);
+	char *p = on_private(N, 4);
 
 	REQUIRE(p);
 	CHECK(migrate(dev_fd, p, N, false, &m) == 0);
@@ -471,7 +471,7 @@ static void pin_case(unsigned int mode)
 {
 	struct cohmem_info before = get_info(dev_fd);
 	struct cohmem_pin pn;
-	char *p = on_device(N, 5);
+	char *p = on_private(N, 5);
 
 	REQUIRE(p);
 	if (!CHECK(pin(dev_fd, p, N, mode, &pn) == 0)) {
@@ -516,7 +516,7 @@ static void evict_all(void)
 {
 	struct cohmem_info before = get_info(dev_fd);
 	struct cohmem_evict e;
-	char *p = on_device(N, 6);
+	char *p = on_private(N, 6);
 
 	REQUIRE(p);
 	memset(&e, 0, sizeof(e));
@@ -538,7 +538,7 @@ static void fork_cow(void)
 {
 	struct cohmem_info before = get_info(dev_fd);
 	int go[2], status;
-	char *p = on_device(N, 7);
+	char *p = on_private(N, 7);
 	pid_t pid;
 
 	REQUIRE(p);
@@ -571,7 +571,7 @@ static void fork_cow(void)
 static void munmap_frees(void)
 {
 	struct cohmem_info before = get_info(dev_fd), after;
-	char *p = on_device(N, 10);
+	char *p = on_private(N, 10);
 
 	REQUIRE(p);
 	CHECK(munmap(p, N * page_size) == 0);
