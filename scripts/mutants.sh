@@ -89,7 +89,7 @@ for name in "${mutants[@]}"; do
 		continue
 	fi
 	throttle
-	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=400 COHMEM_APPEND=cohmem_stress_secs=2 \
+	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=400 COHMEM_APPEND="cohmem_stress_secs=2 cohmem_quick=1" \
 		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null &
 done
 wait
