@@ -24,7 +24,8 @@ file == 1 && /^1\.\.[0-9]+$/ { planned = substr($0, 4) + 0; next }
 file == 1 && /^ok / { seen++; if ($0 ~ /# SKIP/) skip++; else pass++; next }
 file == 1 && /^not ok / { seen++; fail++; progfail++; printf "  %s: %s\n", prog, $0 > "/dev/stderr"; next }
 file == 1 && /^# cohmem-guest: done/ { done = 1 }
-file == 2 && /WARNING:|BUG:|Oops|KASAN|Kernel panic|general protection fault|Call Trace:/ {
+file == 2 && (/WARNING:|BUG:|Oops|KASAN|Kernel panic|general protection fault|Call Trace:/ ||
+	       /enqueued on deprecated workqueue/ && /cohmem/) {
 	bad++
 	if (bad <= 5)
 		printf "  kernel log: %s\n", $0 > "/dev/stderr"

@@ -366,4 +366,18 @@ static inline long cohmem_get_user_pages(unsigned long start,
 #define COHMEM_GUP_TEST_HAVE_SESSION		COHMEM_GUP_TEST_ABI(6, 2)
 #define COHMEM_GUP_TEST_SESSION_PER_FILE	COHMEM_GUP_TEST_ABI(7, 3)
 
+/*
+ * The system's unbound workqueue: system_dfl_wq where it exists (7.x logs
+ * "enqueued on deprecated workqueue" for work put on system_unbound_wq).
+ */
+#if !defined(COHMEM_HAVE_SYSTEM_DFL_WQ)
+#error "probe system_dfl_wq.c did not run"
+#endif
+#include <linux/workqueue.h>
+#if COHMEM_HAVE_SYSTEM_DFL_WQ
+#define cohmem_unbound_wq	system_dfl_wq
+#else
+#define cohmem_unbound_wq	system_unbound_wq
+#endif
+
 #endif /* COHMEM_COMPAT_H */

@@ -77,7 +77,7 @@ static void cohmem_copy_parallel(struct cohmem_copy *c, unsigned long n)
 		shares[i].c = c + done;
 		shares[i].n = min(per, n - done);
 		INIT_WORK_ONSTACK(&shares[i].work, cohmem_copy_share_fn);
-		queue_work(system_unbound_wq, &shares[i].work);
+		queue_work(cohmem_unbound_wq, &shares[i].work);
 	}
 	nshares = i;
 	cohmem_copy_serial(c, min(per, n));

@@ -46,15 +46,15 @@ static u32 cohmem_types[COHMEM_MAX_DEVICES];
 /*
  * upstream_abi=1: the device interfaces of the kernel's own test drivers,
  * so that its selftests run unmodified against cohmem: /dev/hmm_dmirrorN
- * for device N < 4 (lib/test_hmm's ABI, dmirror.c; devices 0 and 1 are
- * device-private where the kernel has CONFIG_DEVICE_PRIVATE, 2 and 3
- * coherent, as test_hmm numbers them) and, unless the kernel has its own,
- * debugfs gup_test (mm/gup_test's ABI, guptest.c).
+ * for device N < 4 (lib/test_hmm's ABI, dmirror.c; test_hmm's devices 0
+ * and 1 are device-private, 2 and 3 coherent: type=private,private,coherent
+ * makes cohmem's so) and, unless the kernel has its own, debugfs gup_test
+ * (mm/gup_test's ABI, guptest.c).
  */
 bool cohmem_upstream_abi;
 module_param_named(upstream_abi, cohmem_upstream_abi, bool, 0444);
 MODULE_PARM_DESC(upstream_abi,
-		 "Y: also /dev/hmm_dmirror0..3 (the ABI of the kernel's test_hmm; devices 0 and 1 device-private where the kernel has it, 2 and 3 coherent; type= ignored) and debugfs gup_test (unless the kernel has its own), for the kernel's hmm-tests and gup_longterm (default N)");
+		 "Y: also /dev/hmm_dmirror0..3 (the ABI of the kernel's test_hmm, for devices 0 to 3 of whatever type= made them; hmm-tests wants type=private,private,coherent) and debugfs gup_test (unless the kernel has its own), for the kernel's hmm-tests and gup_longterm (default N)");
 
 bool cohmem_evict_on_full = true;
 module_param_named(evict_on_full, cohmem_evict_on_full, bool, 0644);

@@ -312,7 +312,7 @@ void cohmem_region_release(struct cohmem_region *r)
 		return;
 	}
 	INIT_WORK_ONSTACK(&o.work, cohmem_online_fn);
-	queue_work(system_unbound_wq, &o.work);
+	queue_work(cohmem_unbound_wq, &o.work);
 	flush_work(&o.work);
 	destroy_work_on_stack(&o.work);
 	if (o.failed)
