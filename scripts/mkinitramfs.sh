@@ -8,6 +8,8 @@
 # $COHMEM_OUT/KVER/cohmem.ko, as build-module.sh leaves it), installed as
 # cohmem.ko in COHMEM_KO_DIR under /lib/modules/KVER (default extra;
 # upgrade-test.sh: updates/dkms, where DKMS installed it).
+# COHMEM_UPSTREAM: a directory of the kernel's own selftests
+# (upstream-build.sh), packed as /opt/upstream for the guest's upstream job.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -35,6 +37,13 @@ for lib in $(ldd "$bins/cohmem-kmod" "$bins/cohmemctl" | grep -v ':$' | grep -o 
 done
 
 cp "$ko" "$stage/lib/modules/$kver/$kodir/cohmem.ko"
+if [ -n "${COHMEM_UPSTREAM:-}" ]; then
+	mkdir -p "$stage/opt/upstream"
+	cp "$COHMEM_UPSTREAM"/hmm-tests "$COHMEM_UPSTREAM"/source "$stage/opt/upstream/"
+	for f in gup_longterm harness-filters; do
+		[ ! -e "$COHMEM_UPSTREAM/$f" ] || cp "$COHMEM_UPSTREAM/$f" "$stage/opt/upstream/"
+	done
+fi
 for d in "$kroot/lib/modules/$kver" "$kroot/usr/lib/modules/$kver"; do
 	if [ -f "$d/modules.builtin" ]; then
 		cp "$d"/modules.{order,builtin,builtin.modinfo} "$stage/lib/modules/$kver/"

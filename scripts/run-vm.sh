@@ -7,7 +7,8 @@
 #   MODE hotremove: no boot parameter, two devices of hot-removed RAM
 # The guest has 4 GiB: System RAM below and above 4 GiB, so that one range
 # is always free of the (KASLR-placed) kernel image the module stays above.
-# COHMEM_APPEND adds kernel parameters.
+# COHMEM_APPEND adds kernel parameters; COHMEM_UPSTREAM_MIB sets the size of
+# the upstream job's devices.
 # Writes $COHMEM_OUT/KVER/MODE-JOB.console (kernel log) and .ktap (results).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -28,10 +29,11 @@ reserved)
 	;;
 hotremove)
 	if [ "$job" = upstream ]; then
-		# hmm-tests' four devices (its 7.x benchmark wants 256 MiB
-		# free on devices 0 and 2), and an hour: the whole suite of
-		# each program under TCG.
-		append="$append cohmem_opts=devices=4+size=256M cohmem_hot_kb=$((4 * 262144))"
+		# hmm-tests' four devices of COHMEM_UPSTREAM_MIB each (default
+		# 256: its 7.x benchmark wants 256 MiB free on devices 0 and
+		# 2), and an hour: the whole suite of each program under TCG.
+		mib=${COHMEM_UPSTREAM_MIB:-256}
+		append="$append cohmem_opts=devices=4+size=${mib}M cohmem_hot_kb=$((4 * mib * 1024))"
 		append="$append cohmem_watchdog=3300"
 		: "${COHMEM_VM_TIMEOUT:=3600}"
 	else

@@ -13,9 +13,13 @@
 # COHMEM_PREVIOUS=1 (each line's previous ABI too), COHMEM_MUTANTS=0 (skip
 # the broken-module check), COHMEM_UPGRADE=0 (skip the DKMS upgrade path),
 # COHMEM_LANE=full (stress and fuzz for two minutes per boot instead of ten
-# seconds), COHMEM_LANE=all-flavours (every line, generic, rt and cloud).
+# seconds), COHMEM_LANE=all-flavours (every line, generic, rt and cloud),
+# COHMEM_LANE=upstream (the kernel's own hmm-tests and gup_longterm against
+# cohmem instead: scripts/upstream-lane.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+[ "${COHMEM_LANE:-}" != upstream ] || exec "$COHMEM_TOP/scripts/upstream-lane.sh"
 
 ensure_host_packages
 rm -f "$KERNELS_RESOLVED"
