@@ -179,3 +179,22 @@ host_install() {
 		install -y -qq --no-install-recommends "$@" 2>&1) ||
 		die "installing $* failed: $(grep -E '^E:' <<<"$out" | tail -n 1)"
 }
+
+# one_boot KVER MODE JOB WHAT: build the test programs and cohmem for KVER,
+# pack the initramfs, boot it once running JOB (run-vm.sh; COHMEM_APPEND
+# as the caller set it), and print the summary of that boot: WHAT, where
+# the logs are, "N passed, N failed, N skipped". Fails when a case did.
+# (loop.sh, run-prog.sh)
+one_boot() {
+	local kver=$1 mode=$2 job=$3 what=$4 base p f s
+	ensure_host_packages
+	make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
+	"$COHMEM_TOP/scripts/build-module.sh" "$kver"
+	"$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"
+	"$COHMEM_TOP/scripts/run-vm.sh" "$kver" "$mode" "$job"
+	base=$COHMEM_OUT/$kver/$mode-$job
+	read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" "$base.ktap" "$base.console")
+	echo "$kver $mode, $what: see $base.{ktap,console}"
+	echo "$p passed, $f failed, $s skipped"
+	[ "$f" = 0 ]
+}

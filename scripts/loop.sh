@@ -10,14 +10,5 @@ set -euo pipefail
 kver=${1:?usage: loop.sh KVER [N] [MODE]}
 n=${2:-20}
 mode=${3:-reserved}
-ensure_host_packages
-make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
-"$COHMEM_TOP/scripts/build-module.sh" "$kver"
-"$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"
 COHMEM_VM_TIMEOUT=$((n * 300)) COHMEM_APPEND="cohmem_loops=$n cohmem_watchdog=$((n * 240)) ${COHMEM_APPEND:-}" \
-	"$COHMEM_TOP/scripts/run-vm.sh" "$kver" "$mode" loop
-base=$COHMEM_OUT/$kver/$mode-loop
-read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" "$base.ktap" "$base.console")
-echo "$kver $mode, cohmem-core and cohmem-pin $n times: see $base.{ktap,console}"
-echo "$p passed, $f failed, $s skipped"
-[ "$f" = 0 ]
+	one_boot "$kver" "$mode" loop "cohmem-core and cohmem-pin $n times"

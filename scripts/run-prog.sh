@@ -13,14 +13,5 @@ mode=${2:?}
 progs=${3:?}
 shift 3
 extra=$(IFS=+; echo "$*")
-ensure_host_packages
-make -s -C "$COHMEM_TOP/tests" O="$COHMEM_OUT/tests"
-"$COHMEM_TOP/scripts/build-module.sh" "$kver"
-"$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"
 COHMEM_APPEND="cohmem_prog=$progs ${extra:+cohmem_extra=$extra} ${COHMEM_APPEND:-}" \
-	"$COHMEM_TOP/scripts/run-vm.sh" "$kver" "$mode" prog
-base=$COHMEM_OUT/$kver/$mode-prog
-read -r p f s < <(awk -f "$COHMEM_TOP/scripts/ktap-summary.awk" "$base.ktap" "$base.console")
-echo "$kver $mode, $progs: see $base.{ktap,console}"
-echo "$p passed, $f failed, $s skipped"
-[ "$f" = 0 ]
+	one_boot "$kver" "$mode" prog "$progs"
