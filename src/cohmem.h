@@ -30,8 +30,12 @@
 #define COHMEM_MUTANT(name)	IS_ENABLED(COHMEM_MUTANT_##name)
 
 #define COHMEM_MAX_DEVICES	8
-/* Pages handed to one migrate_vma_setup() call. */
-#define COHMEM_BATCH		512UL
+/*
+ * Pages handed to one migrate_vma_setup() call: the batch_mib parameter
+ * (migrate.c), whole 2 MiB huge entries, at most COHMEM_BATCH_MAX_MIB.
+ */
+#define COHMEM_BATCH_MAX_MIB	32
+unsigned long cohmem_batch_pages(void);
 
 /* The phases of a migration pass (migrate.c; sysfs phase_ns). */
 enum cohmem_phase {
@@ -216,22 +220,29 @@ static inline void *cohmem_dev_data(struct cohmem_dev *cd, struct page *page)
 						 page_address(page);
 }
 
-/* migrate.c: one batch of a migration or an eviction, and its scratch space */
+/*
+ * migrate.c: one batch of a migration or an eviction, and its scratch
+ * space for npages pages (cohmem_batch_alloc()).
+ */
 struct cohmem_batch {
 	struct cohmem_owner *owner;	/* MIGRATE_TO_DEV: charged for pages */
 	unsigned long allocated;	/* device pages this call placed so far */
-	unsigned long start;		/* address of the batch's first page */
+	unsigned long start;		/* address of the pass's first page */
 	bool no_room;			/* eviction found nothing to evict */
 	bool may_evict;			/* the caller may evict others' pages */
 	bool huge;			/* MIGRATE_TO_DEV: huge device folios */
 	bool evict;			/* device-side eviction, not a migration */
-	unsigned long src[COHMEM_BATCH];
-	unsigned long dst[COHMEM_BATCH];
-	struct page *pages[COHMEM_BATCH];
-	unsigned long ncopies;			/* planned in copies[] */
-	struct cohmem_copy copies[COHMEM_BATCH];
+	unsigned long npages;		/* room in each array below */
+	unsigned long *src;
+	unsigned long *dst;
+	struct page **pages;
+	unsigned long ncopies;		/* planned in copies[] */
+	struct cohmem_copy *copies;
+	u8 *fate;			/* per page: what became of it */
 };
 
+struct cohmem_batch *cohmem_batch_alloc(unsigned long npages, gfp_t gfp);
+void cohmem_batch_free(struct cohmem_batch *b);
 int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m,
 		   bool to_dev);
 vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf);

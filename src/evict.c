@@ -24,6 +24,7 @@
 
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -39,9 +40,10 @@ struct cohmem_victim {
 	unsigned long nr;		/* pages */
 };
 
+/* A batch's room (batch_mib) for the pages, and as many victims. */
 struct cohmem_evictor {
-	struct cohmem_batch b;
-	struct cohmem_victim v[COHMEM_BATCH];
+	struct cohmem_batch *b;
+	struct cohmem_victim v[];
 };
 
 /*
@@ -107,7 +109,8 @@ static int cohmem_victim_cmp(const void *a, const void *b)
 
 /*
  * Evict @v[0..@nv), all of one owner's address space @mm, whose mmap_lock
- * is held: victims within one 2 MiB window of one VMA go in one range.
+ * is held: victims within one batch-sized window (from a 2 MiB boundary)
+ * of one VMA go in one range.
  */
 static void cohmem_evict_owner(struct cohmem_dev *cd, struct cohmem_evictor *e,
 			       struct mm_struct *mm, struct cohmem_victim *v,
@@ -123,11 +126,12 @@ static void cohmem_evict_owner(struct cohmem_dev *cd, struct cohmem_evictor *e,
 			i++;	/* not there any more: counted as busy */
 			continue;
 		}
-		limit = min(vma->vm_end, ALIGN_DOWN(start, PMD_SIZE) + PMD_SIZE);
+		limit = min(vma->vm_end, ALIGN_DOWN(start, PMD_SIZE) +
+			    (e->b->npages << PAGE_SHIFT));
 		end = min(start + (v[i].nr << PAGE_SHIFT), limit);
 		for (i++; i < nv && v[i].addr >= start && v[i].addr < limit; i++)
 			end = max(end, min(v[i].addr + (v[i].nr << PAGE_SHIFT), limit));
-		cohmem_evict_range(cd, &e->b, vma, start, end, m);
+		cohmem_evict_range(cd, e->b, vma, start, end, m);
 	}
 }
 
@@ -165,24 +169,25 @@ static void cohmem_evict_victims(struct cohmem_dev *cd, struct cohmem_evictor *e
 void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 		  unsigned long count, u64 *evicted, u64 *busy)
 {
+	unsigned long n, nv, done, batch = cohmem_batch_pages();
 	struct cohmem_evictor *e;
-	unsigned long n, nv, done;
 
-	e = kvmalloc(sizeof(*e), GFP_KERNEL);
-	if (!e) {
+	/* Eviction allocates no device pages: no owner to charge. */
+	e = kvmalloc(struct_size(e, v, batch), GFP_KERNEL);
+	if (e)
+		e->b = cohmem_batch_alloc(batch, GFP_KERNEL);
+	if (!e || !e->b) {
+		kvfree(e);
 		*busy += count - min(count, cohmem_free_pages(cd));
 		return;
 	}
-	/* Eviction allocates no device pages: no owner to charge. */
-	e->b.owner = NULL;
-	e->b.huge = false;
 	for (done = 0; done < count; done += n) {
 		struct cohmem_migrate m = { 0 };
 		unsigned long start = first + done;
 		u64 in_use = 0;
 
 		/* Aligned batches: a huge folio is never cut in two. */
-		n = min(count - done, COHMEM_BATCH - start % COHMEM_BATCH);
+		n = min(count - done, batch - start % batch);
 		nv = cohmem_collect(cd, start, n, e->v, &in_use);
 		if (!nv)
 			continue;
@@ -194,6 +199,7 @@ void cohmem_evict(struct cohmem_dev *cd, unsigned long first,
 			break;	/* EVICT reports what it did */
 		cond_resched();
 	}
+	cohmem_batch_free(e->b);
 	kvfree(e);
 }
 
@@ -213,7 +219,7 @@ u64 cohmem_make_room(struct cohmem_dev *cd, unsigned long need,
 	span = mine < cd->npages ? cd->npages - mine : 0;
 	for (done = 0; evicted < need && done < span; done += count) {
 		start = (first + done) % cd->npages;
-		count = min3(span - done, cd->npages - start, COHMEM_BATCH);
+		count = min3(span - done, cd->npages - start, cohmem_batch_pages());
 		cohmem_evict(cd, start, count, &evicted, &busy);
 	}
 	trace_cohmem_evict(cd->id, COHMEM_EVICT_PRESSURE, first, done, evicted,

@@ -4,9 +4,12 @@
  * migrate_vma pass device-side eviction uses (evict.c), and the CPU fault
  * on a device-private page.
  *
- * Work is done in batches of COHMEM_BATCH pages: one migrate_vma_setup()
- * call, one allocator lock round trip for all destination pages, then
- * copies and one migrate_vma_pages()/finalize().
+ * Work is done in batches of batch_mib MiB (whole 2 MiB huge entries):
+ * one migrate_vma_setup() call, one allocator lock round trip for all
+ * destination pages, the copies (copy.c), and one migrate_vma_pages() and
+ * finalize(). What became of each page is noted per page (its fate), so
+ * that a retry looks again only at the 2 MiB stretches that need one and
+ * every page is counted once.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -15,6 +18,7 @@
 #include <linux/highmem.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -22,8 +26,126 @@
 #include "cohmem.h"
 #include "trace.h"
 
-/* A batch is one PMD's worth of pages: a huge entry fits exactly. */
-static_assert(COHMEM_BATCH == PTRS_PER_PMD);
+/* A huge entry is one PMD's worth of pages. */
+static_assert(COHMEM_HUGE_NR == PTRS_PER_PMD);
+
+static unsigned int cohmem_batch_mib = 16;
+
+static int cohmem_batch_mib_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int mib;
+
+	if (kstrtouint(val, 0, &mib) || mib < 2 || mib % 2 ||
+	    mib > COHMEM_BATCH_MAX_MIB) {
+		pr_err("batch_mib=%s: expected an even number from 2 to %d\n",
+		       val, COHMEM_BATCH_MAX_MIB);
+		return -EINVAL;
+	}
+	WRITE_ONCE(cohmem_batch_mib, mib);
+	return 0;
+}
+
+static const struct kernel_param_ops cohmem_batch_mib_ops = {
+	.set = cohmem_batch_mib_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(batch_mib, &cohmem_batch_mib_ops, &cohmem_batch_mib, 0644);
+MODULE_PARM_DESC(batch_mib,
+		 "MiB of a process's range per migrate_vma pass, even, 2 to 32 (default 16)");
+
+/* Pages per batch, as batch_mib says now: a multiple of COHMEM_HUGE_NR. */
+unsigned long cohmem_batch_pages(void)
+{
+	return (unsigned long)READ_ONCE(cohmem_batch_mib) << (20 - PAGE_SHIFT);
+}
+
+/*
+ * A batch's arrays, in one allocation after the struct (longs, then
+ * pointers' pairs, then bytes: each suitably aligned).
+ */
+struct cohmem_batch *cohmem_batch_alloc(unsigned long npages, gfp_t gfp)
+{
+	struct cohmem_batch *b;
+	size_t per_page = 2 * sizeof(*b->src) + sizeof(*b->pages) +
+			  sizeof(*b->copies) + sizeof(*b->fate);
+
+	b = kvmalloc(sizeof(*b) + npages * per_page, gfp);
+	if (!b)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	b->npages = npages;
+	b->src = (unsigned long *)(b + 1);
+	b->dst = b->src + npages;
+	b->pages = (struct page **)(b->dst + npages);
+	b->copies = (struct cohmem_copy *)(b->pages + npages);
+	b->fate = (u8 *)(b->copies + npages);
+	return b;
+}
+
+void cohmem_batch_free(struct cohmem_batch *b)
+{
+	kvfree(b);
+}
+
+/*
+ * What became of a page of a batch. A later pass overwrites an earlier
+ * one's word, except that a page once moved stays moved.
+ */
+enum cohmem_fate {
+	COHMEM_FATE_OTHER,	/* not migratable, or nothing to move */
+	COHMEM_FATE_RETRY,	/* left out, worth another look */
+	COHMEM_FATE_BUSY,	/* pinned, locked or otherwise held */
+	COHMEM_FATE_NOMEM,	/* no destination page */
+	COHMEM_FATE_LIMIT,	/* the process's proc_limit share is used */
+	COHMEM_FATE_MOVED,
+	COHMEM_FATE_HUGE,	/* moved, as part of a huge folio */
+	COHMEM_FATE_NONE,	/* eviction: not a page of ours, not counted */
+};
+
+static bool cohmem_fate_moved(u8 f)
+{
+	return f == COHMEM_FATE_MOVED || f == COHMEM_FATE_HUGE;
+}
+
+static void cohmem_set_fate(u8 *fate, unsigned long i, unsigned long nr,
+			    enum cohmem_fate f)
+{
+	for (; nr; nr--, i++)
+		if (!cohmem_fate_moved(fate[i]))
+			fate[i] = f;
+}
+
+/* The fates of @n pages, added to @m's counts. */
+static void cohmem_tally(const u8 *fate, unsigned long n,
+			 struct cohmem_migrate *m)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		switch (fate[i]) {
+		case COHMEM_FATE_HUGE:
+			m->huge++;
+			fallthrough;
+		case COHMEM_FATE_MOVED:
+			m->moved++;
+			break;
+		case COHMEM_FATE_BUSY:
+			m->skipped_busy++;
+			break;
+		case COHMEM_FATE_NOMEM:
+			m->skipped_nomem++;
+			break;
+		case COHMEM_FATE_LIMIT:
+			m->skipped_limit++;
+			break;
+		case COHMEM_FATE_NONE:
+			break;
+		default:
+			m->skipped_other++;
+		}
+	}
+}
 
 /*
  * Every copy into or out of a device page is planned by these two and done
@@ -67,15 +189,17 @@ static bool cohmem_fill_sys_huge(struct cohmem_dev *cd, struct page *spage,
 
 /*
  * Locked system pages, filled from @cd's device pages, for the entries of
- * @src (n of them) selected for migration; @pages is scratch space, @c
- * room for n copies. An entry for a huge device folio gets a system THP,
- * or else one small page for each of its pages.
+ * @b->src (the first @n) selected for migration, and the fate of those
+ * that get none in @fate. An entry for a huge device folio gets a system
+ * THP, or else one small page for each of its pages.
  */
-static u64 cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
-			   unsigned long *dst, struct page **pages,
-			   struct cohmem_copy *c, unsigned long n, u64 *nomem,
-			   u64 *other)
+static u64 cohmem_fill_sys(struct cohmem_dev *cd, struct cohmem_batch *b,
+			   unsigned long n, u8 *fate)
 {
+	const unsigned long *src = b->src;
+	unsigned long *dst = b->dst;
+	struct page **pages = b->pages;
+	struct cohmem_copy *c = b->copies;
 	unsigned long i, j, nr, want = 0, got, k = 0, nc = 0;
 
 	memset(dst, 0, n * sizeof(*dst));
@@ -101,7 +225,7 @@ static u64 cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 			continue;
 		if (!spage) {
 			/* A hole: nothing on the device to bring back. */
-			(*other) += nr;
+			cohmem_set_fate(fate, i, nr, COHMEM_FATE_OTHER);
 			continue;
 		}
 		for (j = 0; j < nr; j++) {
@@ -110,7 +234,7 @@ static u64 cohmem_fill_sys(struct cohmem_dev *cd, const unsigned long *src,
 			/* The bulk allocator may stop short; never sleeps for more. */
 			dpage = k < got ? pages[k++] : alloc_page(GFP_HIGHUSER_MOVABLE);
 			if (!dpage) {
-				(*nomem)++;
+				cohmem_set_fate(fate, i + j, 1, COHMEM_FATE_NOMEM);
 				continue;
 			}
 			lock_page(dpage);
@@ -152,7 +276,7 @@ static bool cohmem_fill_dev_huge(struct cohmem_dev *cd, struct cohmem_batch *b,
  * else small pages for each of its pages (migrate_vma splits the source).
  */
 static u64 cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
-			   unsigned long n, struct cohmem_migrate *m)
+			   unsigned long n, u8 *fate)
 {
 	unsigned long i, j, nr, want = 0, allowed, got, k = 0, slot;
 	bool whole;
@@ -192,10 +316,8 @@ static u64 cohmem_fill_dev(struct cohmem_dev *cd, struct cohmem_batch *b,
 			struct page *dpage;
 
 			if (whole || k >= got) {
-				if (slot < allowed)
-					m->skipped_nomem++;
-				else
-					m->skipped_limit++;
+				cohmem_set_fate(fate, i + j, 1, slot < allowed ?
+						COHMEM_FATE_NOMEM : COHMEM_FATE_LIMIT);
 				continue;
 			}
 			dpage = b->pages[k++];
@@ -258,12 +380,17 @@ static void cohmem_phase_account(struct cohmem_dev *cd, bool to_dev,
 	atomic64_add(end - (t[3] ?: t[1]), &ns[COHMEM_PHASE_FINALIZE]);
 }
 
-/* One migrate_vma pass over [start, end); returns pages worth a retry. */
+/*
+ * One migrate_vma pass over [@start, @end), the fate of each of its pages
+ * in @fate. Returns how many are worth a retry, the first of them in
+ * *@lo and the last in *@hi (page indexes from @start).
+ */
 static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 					 struct cohmem_batch *b,
 					 struct vm_area_struct *vma,
 					 unsigned long start, unsigned long end,
-					 bool to_dev, struct cohmem_migrate *m)
+					 bool to_dev, u8 *fate,
+					 unsigned long *lo, unsigned long *hi)
 {
 	struct migrate_vma args = {
 		.vma = vma,
@@ -294,7 +421,7 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 	/* hugetlb, VM_IO/VM_PFNMAP/VM_MIXEDMAP and DAX are not migratable. */
 	if (migrate_vma_setup(&args)) {
-		m->skipped_other += n;
+		cohmem_set_fate(fate, 0, n, COHMEM_FATE_OTHER);
 		return 0;
 	}
 	for (i = 0; i < n; i += nr) {
@@ -304,23 +431,27 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		/*
 		 * Collected but not unmapped: extra references, or locked.
 		 * Device-side eviction (another process's address space) only
-		 * looks at pages of ours: anything else there is not its business.
+		 * looks at pages of ours: anything else there is not its
+		 * business. A page an earlier pass moved needs no look.
 		 */
 		if (b->src[i] & MIGRATE_PFN_VALID) {
-			m->skipped_busy += nr;
+			cohmem_set_fate(fate, i, nr, COHMEM_FATE_BUSY);
 			continue;
 		}
-		if (b->evict)
+		if (b->evict || cohmem_fate_moved(fate[i]))
 			continue;
 		switch (cohmem_skip_reason(cd, start + (i << PAGE_SHIFT), to_dev)) {
 		case COHMEM_SKIP_BUSY:
-			m->skipped_busy++;
+			fate[i] = COHMEM_FATE_BUSY;
 			break;
 		case COHMEM_SKIP_RETRY:
-			retry++;
-			fallthrough;
+			fate[i] = COHMEM_FATE_RETRY;
+			if (!retry++)
+				*lo = i;
+			*hi = i;
+			break;
 		default:
-			m->skipped_other++;
+			fate[i] = COHMEM_FATE_OTHER;
 		}
 	}
 	if (timed)
@@ -329,10 +460,9 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 		goto finalize;
 
 	if (to_dev)
-		copy_ns = cohmem_fill_dev(cd, b, n, m);
+		copy_ns = cohmem_fill_dev(cd, b, n, fate);
 	else
-		copy_ns = cohmem_fill_sys(cd, b->src, b->dst, b->pages, b->copies,
-					  n, &m->skipped_nomem, &m->skipped_other);
+		copy_ns = cohmem_fill_sys(cd, b, n, fate);
 	if (timed)
 		t[2] = ktime_get_ns();
 	migrate_vma_pages(&args);
@@ -342,16 +472,15 @@ static unsigned long cohmem_migrate_pass(struct cohmem_dev *cd,
 	for (i = 0; i < n; i++) {
 		if (!b->dst[i])
 			continue;
-		nr = cohmem_mpfn_nr(b->dst[i]);
+		nr = min(cohmem_mpfn_nr(b->dst[i]), n - i);
 		if (!(b->src[i] & MIGRATE_PFN_MIGRATE)) {
-			m->skipped_busy += nr;
+			cohmem_set_fate(fate, i, nr, COHMEM_FATE_BUSY);
 			continue;
 		}
+		cohmem_set_fate(fate, i, nr, nr > 1 ? COHMEM_FATE_HUGE :
+						      COHMEM_FATE_MOVED);
 		moved += nr;
-		if (nr > 1)
-			m->huge += nr;
 	}
-	m->moved += moved;
 	if (b->evict)
 		atomic64_add(moved, &cd->evicted);
 	else
@@ -410,36 +539,33 @@ static void cohmem_drain_all_cpus(void)
 
 /*
  * A batch, and again (after draining every CPU's LRU batches) while the
- * kernel left out pages it may take on another look. Every page is
- * counted once, as the last pass saw it, except that pages an earlier pass
- * moved (which the last one found already there) stay counted as moved.
+ * kernel left out pages it may take on another look: each retry covers
+ * only the 2 MiB stretches from the first such page to the last. Every
+ * page is counted once, as the last pass that looked at it saw it, except
+ * that a page an earlier pass moved stays counted as moved.
  */
 static void cohmem_migrate_batch(struct cohmem_dev *cd, struct cohmem_batch *b,
 				 struct vm_area_struct *vma, unsigned long start,
 				 unsigned long end, bool to_dev,
 				 struct cohmem_migrate *m)
 {
-	struct cohmem_migrate last, earlier = { 0 };
+	unsigned long n = (end - start) >> PAGE_SHIFT, from = start, to = end;
+	unsigned long lo = 0, hi = 0;
 	unsigned int pass;
 
+	memset(b->fate, COHMEM_FATE_OTHER, n);
 	for (pass = 1; ; pass++) {
-		memset(&last, 0, sizeof(last));
-		if (!cohmem_migrate_pass(cd, b, vma, start, end, to_dev, &last) ||
+		u8 *fate = b->fate + ((from - start) >> PAGE_SHIFT);
+
+		if (!cohmem_migrate_pass(cd, b, vma, from, to, to_dev, fate, &lo, &hi) ||
 		    pass == COHMEM_PASSES || fatal_signal_pending(current))
 			break;
-		earlier.moved += last.moved;
-		earlier.huge += last.huge;
-		earlier.evicted += last.evicted;
+		to = min(end, ALIGN_DOWN(from + (hi << PAGE_SHIFT), PMD_SIZE) + PMD_SIZE);
+		from = max(start, ALIGN_DOWN(from + (lo << PAGE_SHIFT), PMD_SIZE));
 		if (!COHMEM_MUTANT(migrate_retry_without_drain))
 			cohmem_drain_all_cpus();
 	}
-	m->moved += earlier.moved + last.moved;
-	m->huge += earlier.huge + last.huge;
-	m->evicted += earlier.evicted + last.evicted;
-	m->skipped_busy += last.skipped_busy;
-	m->skipped_nomem += last.skipped_nomem;
-	m->skipped_limit += last.skipped_limit;
-	m->skipped_other += last.skipped_other - min(last.skipped_other, earlier.moved);
+	cohmem_tally(b->fate, n, m);
 }
 
 /*
@@ -479,20 +605,16 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 
 	if (COHMEM_MUTANT(migrate_to_sys_does_nothing) && !to_dev)
 		return 0;
-	b = kmalloc(sizeof(*b), GFP_KERNEL);
+	b = cohmem_batch_alloc(cohmem_batch_pages(), GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
-	b->allocated = 0;
-	b->no_room = false;
-	b->evict = false;
 	b->may_evict = to_dev && (cohmem_admin() ||
 				  COHMEM_MUTANT(pressure_evicts_for_anyone));
 	b->huge = to_dev && (m->flags & COHMEM_MIGRATE_HUGE);
-	b->owner = NULL;
 	if (to_dev) {
 		b->owner = cohmem_owner_get(mm);
 		if (!b->owner) {
-			kfree(b);
+			cohmem_batch_free(b);
 			return -ENOMEM;
 		}
 	}
@@ -511,7 +633,8 @@ int cohmem_migrate(struct cohmem_dev *cd, struct cohmem_migrate *m, bool to_dev)
 
 		vma = find_vma(mm, addr);
 		/* Batches end at 2 MiB boundaries, where huge entries start. */
-		next = min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
+		next = min3(end, vma->vm_end,
+			    ALIGN_DOWN(addr, PMD_SIZE) + (b->npages << PAGE_SHIFT));
 		if (cohmem_need_room(cd, b, (next - addr) >> PAGE_SHIFT)) {
 			/*
 			 * Eviction takes its owners' mmap_locks, one at a
@@ -543,21 +666,25 @@ out:
 	mmap_read_unlock(mm);
 out_unlocked:
 	cohmem_owner_put(b->owner);
-	kfree(b);
+	cohmem_batch_free(b);
 	return ret;
 }
 
 /*
  * Device-side eviction of the pages of ours in [@start, @end) of @vma, an
- * owner's VMA, whose mmap_lock the caller holds (evict.c): one migrate_vma
- * pass, counted in @m and as evicted.
+ * owner's VMA, whose mmap_lock the caller holds (evict.c; @b has room for
+ * the range): one migrate_vma pass, counted in @m and as evicted.
  */
 void cohmem_evict_range(struct cohmem_dev *cd, struct cohmem_batch *b,
 			struct vm_area_struct *vma, unsigned long start,
 			unsigned long end, struct cohmem_migrate *m)
 {
+	unsigned long n = (end - start) >> PAGE_SHIFT, lo, hi;
+
 	b->evict = true;
-	cohmem_migrate_pass(cd, b, vma, start, end, false, m);
+	memset(b->fate, COHMEM_FATE_NONE, n);
+	cohmem_migrate_pass(cd, b, vma, start, end, false, b->fate, &lo, &hi);
+	cohmem_tally(b->fate, n, m);
 }
 
 /* Pages around a faulting address that one CPU fault brings back together. */
@@ -565,22 +692,21 @@ void cohmem_evict_range(struct cohmem_dev *cd, struct cohmem_batch *b,
 
 /*
  * Migrate the device-private pages of our own among [@start, @end) of the
- * faulting VMA back (@src, @dst, @pages: room for the range). A huge
- * device folio is taken whole, as a huge entry: migrate_vma cannot split it
- * in place while the fault holds it, only once it is unmapped.
+ * faulting VMA back (@b: room for the range). A huge device folio is taken
+ * whole, as a huge entry: migrate_vma cannot split it in place while the
+ * fault holds it, only once it is unmapped.
  */
 static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf,
 				     unsigned long start, unsigned long end,
-				     unsigned long *src, unsigned long *dst,
-				     struct page **pages, struct cohmem_copy *c,
-				     bool huge)
+				     struct cohmem_batch *b, bool huge)
 {
+	const unsigned long *src = b->src, *dst = b->dst;
 	struct migrate_vma args = {
 		.vma = vmf->vma,
 		.start = start,
 		.end = end,
-		.src = src,
-		.dst = dst,
+		.src = b->src,
+		.dst = b->dst,
 		.pgmap_owner = cd,
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
 			 (huge ? COHMEM_SELECT_COMPOUND : 0),
@@ -588,13 +714,14 @@ static vm_fault_t cohmem_fault_range(struct cohmem_dev *cd, struct vm_fault *vmf
 	};
 	unsigned long n = (end - start) >> PAGE_SHIFT;
 	unsigned long idx = (vmf->address - start) >> PAGE_SHIFT;
-	u64 nomem = 0, other = 0;
 	vm_fault_t ret = 0;
 
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 	if (args.cpages) {
-		cohmem_fill_sys(cd, src, dst, pages, c, n, &nomem, &other);
+		/* The fault counts nothing: the fates are not read. */
+		memset(b->fate, COHMEM_FATE_OTHER, n);
+		cohmem_fill_sys(cd, b, n, b->fate);
 		/*
 		 * Without a page for the faulting address the fault cannot
 		 * be resolved; the rest of the range may still move.
@@ -631,36 +758,36 @@ static vm_fault_t cohmem_fault(struct cohmem_dev *cd, struct vm_fault *vmf,
 	unsigned long src[COHMEM_FAULT_WINDOW], dst[COHMEM_FAULT_WINDOW];
 	struct page *pages[COHMEM_FAULT_WINDOW];
 	struct cohmem_copy copies[COHMEM_FAULT_WINDOW];
+	u8 fate[COHMEM_FAULT_WINDOW];
+	struct cohmem_batch *b, small = {
+		.npages = COHMEM_FAULT_WINDOW, .src = src, .dst = dst,
+		.pages = pages, .copies = copies, .fate = fate,
+	};
 	unsigned long start, end;
-	struct cohmem_batch *b;
 	vm_fault_t ret;
 
 	start = ALIGN_DOWN(vmf->address, PMD_SIZE);
 	if (huge && start >= vma->vm_start && start + PMD_SIZE <= vma->vm_end) {
-		b = kmalloc(sizeof(*b), GFP_KERNEL | __GFP_NOWARN);
+		b = cohmem_batch_alloc(COHMEM_HUGE_NR, GFP_KERNEL | __GFP_NOWARN);
 		if (!b) {
 			/*
 			 * The device's spare, one fault at a time: a failed
-			 * 12 KiB allocation is no reason for the OOM killer.
+			 * 21 KiB allocation is no reason for the OOM killer.
 			 */
 			mutex_lock(&cd->fault_lock);
 			ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
-						 cd->fault_batch->src, cd->fault_batch->dst,
-						 cd->fault_batch->pages,
-						 cd->fault_batch->copies, true);
+						 cd->fault_batch, true);
 			mutex_unlock(&cd->fault_lock);
 			return ret;
 		}
-		ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE,
-					 b->src, b->dst, b->pages, b->copies, true);
-		kfree(b);
+		ret = cohmem_fault_range(cd, vmf, start, start + PMD_SIZE, b, true);
+		cohmem_batch_free(b);
 		return ret;
 	}
 	/* A huge folio cut by the VMA's ends is split on collection. */
 	start = max(ALIGN_DOWN(vmf->address, window), vma->vm_start);
 	end = min(ALIGN_DOWN(vmf->address, window) + window, vma->vm_end);
-	return cohmem_fault_range(cd, vmf, start, end, src, dst, pages, copies,
-				  false);
+	return cohmem_fault_range(cd, vmf, start, end, &small, false);
 }
 
 vm_fault_t cohmem_migrate_to_ram(struct vm_fault *vmf)

@@ -251,7 +251,7 @@ static int cohmem_private_init(struct cohmem_dev *cd)
 
 	if (!COHMEM_HAVE_DEVICE_PRIVATE)
 		return -EOPNOTSUPP;
-	cd->fault_batch = kmalloc(sizeof(*cd->fault_batch), GFP_KERNEL);
+	cd->fault_batch = cohmem_batch_alloc(COHMEM_HUGE_NR, GFP_KERNEL);
 	if (!cd->fault_batch)
 		return -ENOMEM;
 	mutex_init(&cd->fault_lock);
@@ -259,7 +259,7 @@ static int cohmem_private_init(struct cohmem_dev *cd)
 	if (!cd->backing) {
 		pr_err("%s: cannot map [%#llx-%#llx] as backing store\n",
 		       cd->name, r->start, r->start + r->size - 1);
-		kfree(cd->fault_batch);
+		cohmem_batch_free(cd->fault_batch);
 		cd->fault_batch = NULL;
 		return -ENOMEM;
 	}
@@ -269,7 +269,7 @@ static int cohmem_private_init(struct cohmem_dev *cd)
 		       cd->name, r->size >> 20);
 		memunmap(cd->backing);
 		cd->backing = NULL;
-		kfree(cd->fault_batch);
+		cohmem_batch_free(cd->fault_batch);
 		cd->fault_batch = NULL;
 		return res ? PTR_ERR(res) : -ENOSPC;
 	}
@@ -289,7 +289,7 @@ static void cohmem_private_fini(struct cohmem_dev *cd)
 	if (cd->backing)
 		memunmap(cd->backing);
 	cd->backing = NULL;
-	kfree(cd->fault_batch);
+	cohmem_batch_free(cd->fault_batch);
 	cd->fault_batch = NULL;
 }
 
