@@ -40,7 +40,7 @@ cp -r "$src/Kbuild" "$src/src" "$src/include" "$src/probes" "$build/"
 mkdir -p "$build/scripts"
 cp "$src/scripts/probe.sh" "$build/scripts/"
 log "building cohmem.ko for $kver ($(kernel_builder "$kver"))"
-if ! in_builder "$kver" make -C "$kdir" M="$inner" W=1 \
+if ! in_builder "$kver" make -j"$(nproc)" -C "$kdir" M="$inner" W=1 \
 	${COHMEM_MUTANT:+COHMEM_MUTANT="$COHMEM_MUTANT"} modules >"$build/build.log" 2>&1; then
 	cp "$build/build.log" "$COHMEM_OUT/$kver/build.log"
 	cat "$build/build.log" >&2

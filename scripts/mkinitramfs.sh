@@ -8,6 +8,10 @@
 # $COHMEM_OUT/KVER/cohmem.ko, as build-module.sh leaves it), installed as
 # cohmem.ko in COHMEM_KO_DIR under /lib/modules/KVER (default extra;
 # upgrade-test.sh: updates/dkms, where DKMS installed it).
+# COHMEM_INITRAMFS_BASE: an initramfs this script made for KVER before;
+# the new one is that one with only cohmem.ko replaced (a second cpio
+# archive appended, whose cohmem.ko the kernel unpacks over the first's:
+# the broken-module check, one module build after another).
 # COHMEM_UPSTREAM: a directory of the kernel's own selftests
 # (upstream-build.sh), packed as /opt/upstream for the guest's upstream job.
 set -euo pipefail
@@ -20,6 +24,15 @@ ko=${COHMEM_KO:-$COHMEM_OUT/$kver/cohmem.ko}
 kodir=${COHMEM_KO_DIR:-extra}
 stage=$COHMEM_OUT/$kver/initramfs
 rm -rf "$stage"
+if [ -n "${COHMEM_INITRAMFS_BASE:-}" ]; then
+	mkdir -p "$stage/lib/modules/$kver/$kodir"
+	cp "$ko" "$stage/lib/modules/$kver/$kodir/cohmem.ko"
+	{
+		cat "$COHMEM_INITRAMFS_BASE"
+		(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1)
+	} >"$COHMEM_OUT/$kver/initramfs.gz"
+	exit 0
+fi
 mkdir -p "$stage"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules/"$kver"/"$kodir"}
 
 cp /bin/busybox "$stage/bin/busybox"

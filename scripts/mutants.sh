@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # mutants.sh [KVER]: prove the tests can fail. Builds deliberately broken
 # variants of the module (each COHMEM_MUTANT() hook of src/ in turn), runs
-# the suite against each (reserved mode, one kernel), and expects every
-# variant to make some test fail. Then removes
+# the suite against each (reserved mode, one kernel; cohmem-conform first,
+# then the program expected to catch it, and the boot ends at the first
+# program that fails), and expects every variant to make some test fail.
+# Then removes
 # compile probes one at a time and expects the build for the newest kernel
 # to stop with an #error rather than pick an API shape silently. Prints one
 # KTAP line per variant: "ok" when it was caught. Records which cases each
@@ -42,6 +44,25 @@ mutants=(
 	guptest_longterm_unchecked
 )
 
+# The program expected to catch each mutant, run right after
+# cohmem-conform (which every mutant boot runs first, for the coverage
+# table); the boot ends at the first program that fails (cohmem_failfast).
+# A wrong or missing hint costs time, not a verdict: the rest of the suite
+# runs in its usual order until something fails. (Bad loads run before any
+# program; the unload checks after all of them.)
+declare -A hint=(
+	[evict_hides_busy_pages]=pin
+	[migrate_retry_without_drain]=core
+	[proc_limit_ignored]=perm
+	[short_pins_not_charged]=perm
+	[evict_needs_no_cap]=perm
+	[pressure_evicts_for_anyone]=perm
+	[info_base_for_anyone]=perm
+	[memlock_not_charged]=perm
+	[mirror_ignores_invalidation]=dmirror
+	[guptest_longterm_unchecked]=guptest
+)
+
 newest=$(kernels_list | sort -V | tail -n 1)
 removed_probes=(folio_free zdpi_pgmap_order page_pgmap gup_novmas alloc_pages_bulk folio_split folio_batch_h e820_raw_any)
 
@@ -74,6 +95,13 @@ must_cover="conform"
 echo "KTAP version 1"
 echo "1..$((${#mutants[@]} + ${#removed_probes[@]} + 1))"
 # Build every mutant, boot them COHMEM_JOBS at a time, then judge each.
+# Their initramfs: the passing suite's, with cohmem.ko replaced (made
+# afresh first when there is none).
+base=$COHMEM_OUT/$kver/initramfs.gz
+if [ ! -f "$base" ]; then
+	"$COHMEM_TOP/scripts/build-module.sh" "$kver"
+	COHMEM_BINS=$bins "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"
+fi
 declare -A verdict=()
 for name in "${mutants[@]}"; do
 	dir=$COHMEM_OUT/mutants/$name
@@ -84,12 +112,16 @@ for name in "${mutants[@]}"; do
 		continue
 	fi
 	if ! COHMEM_MUTANT=$name COHMEM_OUT=$dir "$COHMEM_TOP/scripts/build-module.sh" "$kver" 2>"$dir/build.err" ||
-	   ! COHMEM_BINS=$bins COHMEM_OUT=$dir "$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
+	   ! COHMEM_BINS=$bins COHMEM_OUT=$dir COHMEM_INITRAMFS_BASE=$base \
+		"$COHMEM_TOP/scripts/mkinitramfs.sh" "$kver"; then
 		verdict[$name]="did not build: $(tail -n 1 "$dir/build.err")"
 		continue
 	fi
 	throttle
-	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=400 COHMEM_APPEND="cohmem_stress_secs=2 cohmem_quick=1" \
+	# A task stuck for 30 s (a broken unload) panics the guest: it
+	# ends there, caught, rather than at the host's timeout.
+	COHMEM_OUT=$dir COHMEM_VM_TIMEOUT=400 \
+		COHMEM_APPEND="cohmem_stress_secs=2 cohmem_quick=1 cohmem_failfast=1 cohmem_first=conform${hint[$name]:++${hint[$name]}} hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=30" \
 		"$COHMEM_TOP/scripts/run-vm.sh" "$kver" reserved tests 2>/dev/null &
 done
 wait
