@@ -41,6 +41,7 @@ hotremove)
 		append="$append cohmem_opts=devices=$n cohmem_hot_kb=$((n * 131072))"
 	fi
 	;;
+bench) ;; # scripts/bench.sh: its memmap= ranges and parameters come in COHMEM_APPEND
 *) die "unknown mode $mode" ;;
 esac
 # The full lane runs the stress and fuzz programs for minutes, not seconds.
@@ -54,7 +55,7 @@ boot() {
 	rm -f "$base.disk"
 	truncate -s 64M "$base.disk"
 	timeout "${COHMEM_VM_TIMEOUT:-1200}" qemu-system-x86_64 \
-		-accel tcg,thread=multi -cpu max -smp 2 -m 4G \
+		-accel tcg,thread=multi -cpu max -smp 2 -m "${COHMEM_VM_MEM:-4G}" \
 		-display none -monitor none -no-reboot \
 		-kernel "$(kernel_image "$kver")" \
 		-initrd "$COHMEM_OUT/$kver/initramfs.gz" \

@@ -29,38 +29,15 @@ recipe="make headers; selftests Makefile, EXTRA_CFLAGS=-static, liburing; harnes
 	gcc make libc6-dev liburing-dev xz-utils >/dev/null ||
 	die "$kver: the $builder chroot is not usable"
 
-# The kernel's own version: as this run resolved it, else as apt has it.
-kv=$(awk -v k="$kver" '$1 == k { print $6; exit }' "$KERNELS_RESOLVED" 2>/dev/null || true)
-[ -n "$kv" ] || kv=$(apt_version "$builder" "linux-headers-$kver")
-
-# nearest: of the versions on stdin, KV itself, else the newest below
-# it, else the oldest above it.
-nearest() {
-	local v below="" above=""
-	while read -r v; do
-		if dpkg --compare-versions "$v" eq "$kv"; then
-			echo "$v"
-			return
-		elif dpkg --compare-versions "$v" lt "$kv"; then
-			[ -n "$below" ] && dpkg --compare-versions "$v" le "$below" || below=$v
-		else
-			[ -n "$above" ] && dpkg --compare-versions "$v" ge "$above" || above=$v
-		fi
-	done
-	echo "${below:-$above}"
-}
-pver=""
-if [ -n "$kv" ]; then
-	pver=$(in_suite "$builder" apt-cache madison "$pkg" 2>/dev/null |
-		awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | sort -u | nearest || true)
-fi
+# The package (linux-source.sh: the version apt knows nearest the
+# kernel's own, downloaded where the builder's apt keeps downloads).
 top=$COHMEM_CACHE/upstream
-if [ -z "$pver" ]; then
-	# apt no longer knows the package (or the kernel): the newest
-	# cached build of the series for this builder, if any.
+if ! read -r deb pver < <("$COHMEM_TOP/scripts/linux-source.sh" "$kver"); then
+	# apt no longer knows the package, and no .deb of it is cached: the
+	# newest cached build of the series for this builder, if any.
 	d=$(ls -d "$top/${pkg}_"*"_${builder}_"*/.done 2>/dev/null | sort -V | tail -n 1 || true)
-	[ -n "$d" ] || die "$kver: apt ($builder) knows no $pkg${kv:+ near $kv}, and none is cached"
-	log "$kver: apt ($builder) knows no $pkg${kv:+ near $kv}; keeping the cached build $(dirname "$d")"
+	[ -n "$d" ] || die "$kver: no $pkg to build from, and no build of it is cached"
+	log "$kver: keeping the cached build $(dirname "$d")"
 	dirname "$d"
 	exit 0
 fi
@@ -70,26 +47,8 @@ if [ -f "$dir/.done" ]; then
 	echo "$dir"
 	exit 0
 fi
-
-# The package, where that builder's apt keeps downloads (as
-# debug-kernel.sh does: either may reuse the other's).
-if [ "$builder" = host ]; then
-	debs=$COHMEM_CACHE/debs
-	inner=$debs
-	root=""
-else
-	root=$("$COHMEM_TOP/scripts/chroot.sh" "$builder")
-	debs=$root/opt/cohmem/debs
-	inner=/opt/cohmem/debs
-fi
-mkdir -p "$debs"
-deb=$(ls "$debs/${pkg}_${pver//:/%3a}_"*.deb 2>/dev/null | head -n 1 || true)
-if [ -z "$deb" ]; then
-	log "$kver: downloading $pkg=$pver ($builder)"
-	out=$(in_suite "$builder" sh -c "cd '$inner' && apt-get download -qq '$pkg=$pver'" 2>&1) ||
-		die "$kver: could not download $pkg=$pver ($builder): $(grep -m1 -E '^E:' <<<"$out" || tail -n 1 <<<"$out")"
-	deb=$(ls "$debs/${pkg}_${pver//:/%3a}_"*.deb | head -n 1)
-fi
+root=""
+[ "$builder" = host ] || root=$("$COHMEM_TOP/scripts/chroot.sh" "$builder")
 
 # The source, in the builder (drivers, sound and the documentation left
 # out: nothing here needs them), then the kernel's uapi headers and the
